@@ -1,0 +1,83 @@
+/* Internal interface of the futex2 layer: the validated word handed from the
+ * entry points (futex2.c) to the backends (kernel.c, emulate.c). */
+#ifndef F2_FUTEX2_IMPL_H
+#define F2_FUTEX2_IMPL_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "f2sync/futex2.h"
+#include "../internal/compiler.h"
+
+#define F2_VALID_FLAGS (F2_SIZE_MASK | F2_NUMA | F2_PRIVATE)
+
+enum f2_backend {
+	F2_BK_FUTEX2,   /* kernel futex2 syscalls (454/455/456, 449) */
+	F2_BK_LEGACY,   /* kernel futex(2) bitset ops */
+	F2_BK_EMU,      /* user-space parking tables (emulate.c) */
+	F2_BK_NOTSUP,   /* no backend can serve it: -EOPNOTSUPP */
+	F2_BK_NOSYS,    /* forced backend unknown or missing: -ENOSYS */
+};
+
+/* A futex word after validation. For a NUMA pair, addr is the pair (value
+ * first) and node the resolved node (>= 0); otherwise node is -1. */
+struct f2_word {
+	void *addr;
+	unsigned flags;     /* the caller's F2_* flags */
+	unsigned size;      /* flags & F2_SIZE_MASK: 0..3 for 1..8 bytes */
+	int node;
+	enum f2_backend bk;
+};
+
+/* Loads the word's value (the value half of a pair), zero-extended. */
+f2_hidden uint64_t f2_word_load(const struct f2_word *w);
+
+/* futex2.c: routing, a pure function of (size, flags) and the process mode. */
+f2_hidden enum f2_backend f2_route(unsigned flags);
+
+/* kernel.c */
+enum f2_mode { F2_MODE_AUTO, F2_MODE_FUTEX2, F2_MODE_LEGACY, F2_MODE_EMULATE, F2_MODE_BAD };
+f2_hidden enum f2_mode f2_mode(void);          /* F2SYNC_BACKEND, read once */
+f2_hidden int f2_kernel_has_futex2(void);      /* syscalls 454..456 */
+f2_hidden int f2_kernel_has_numa(void);        /* FUTEX2_NUMA */
+f2_hidden int f2_kernel_has_waitv(void);       /* syscall 449 */
+f2_hidden int f2_kernel_has_size(unsigned size); /* futex2 accepts this size */
+f2_hidden int f2_kernel_wait(const struct f2_word *w, uint64_t val, uint64_t mask,
+                             const struct timespec *abs, clockid_t clk);
+f2_hidden int f2_kernel_wake(const struct f2_word *w, uint64_t mask, int nr);
+f2_hidden int f2_kernel_requeue(const struct f2_word *from, const struct f2_word *to,
+                                uint64_t cmpval, int nr_wake, int nr_requeue);
+/* futex_waitv(2) over kernel words; w[i] are all F2_BK_FUTEX2/LEGACY. */
+f2_hidden int f2_kernel_waitv(const struct f2_word *w, const uint64_t *vals, unsigned n,
+                              const struct timespec *abs, clockid_t clk);
+/* Raw private 32-bit futex ops for the emulation's bucket locks and parkers;
+ * they work on every kernel. wait returns 0, -EAGAIN, -ETIMEDOUT or -EINTR. */
+f2_hidden int f2_sys_wait32(uint32_t *addr, uint32_t val, const struct timespec *abs,
+                            clockid_t clk);
+f2_hidden int f2_sys_wake32(uint32_t *addr, int nr);
+
+/* node.c */
+f2_hidden int f2_node_count_kernel(void);      /* nodes the kernel accepts */
+f2_hidden int f2_node_self(void);              /* the caller's current node */
+/* Resolves a NUMA pair's node: -1 is replaced (CAS, written back) by the
+ * caller's node, clamped to the nodes that backend bk serves. Returns the
+ * node, or -EINVAL for a node that bk cannot serve. */
+f2_hidden int f2_node_resolve(void *pair, unsigned size, enum f2_backend bk);
+
+/* emulate.c: every call takes validated words with bk == F2_BK_EMU, except
+ * where stated. Same contract as the public calls. */
+f2_hidden int f2_emu_node_count(void);         /* tables (>= kernel nodes) */
+f2_hidden int f2_emu_wait(const struct f2_word *w, uint64_t val, uint64_t mask,
+                          const struct timespec *abs, clockid_t clk);
+f2_hidden int f2_emu_wake(const struct f2_word *w, uint64_t mask, int nr);
+/* Moves waiters between emulated words of any size and table. */
+f2_hidden int f2_emu_requeue(const struct f2_word *from, const struct f2_word *to,
+                             uint64_t cmpval, int nr_wake, int nr_requeue);
+/* Checks cmpval under the bucket lock and wakes nr waiters (requeue to a word
+ * of another backend). */
+f2_hidden int f2_emu_cmp_wake(const struct f2_word *from, uint64_t cmpval, int nr);
+/* waitv over any mix of backends with at least one emulated word. */
+f2_hidden int f2_emu_waitv(const struct f2_word *w, const uint64_t *vals, unsigned n,
+                           const struct timespec *abs, clockid_t clk);
+
+#endif

@@ -1,0 +1,23 @@
+#!/bin/sh
+# The whole test run behind `make test`: a -Werror build with every ctest
+# (unit suites once per backend, stress, build and example tests), then the
+# unit suites again under ASan+UBSan and under TSan.
+set -eu
+jobs=$(nproc)
+run_build() { # dir, extra cmake args...
+	dir=$1; shift
+	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DF2SYNC_WERROR=ON "$@" >/dev/null
+	cmake --build "$dir" -j "$jobs" >/dev/null
+}
+status=0
+echo "== build/: -Wall -Wextra -Werror, all tests"
+run_build build
+(cd build && ctest -j "$jobs" --output-on-failure) || status=1
+echo "== build-asan/: AddressSanitizer + UndefinedBehaviorSanitizer, unit tests"
+run_build build-asan -DF2SYNC_SANITIZE=address,undefined -DF2SYNC_BUILD_BENCH=OFF
+(cd build-asan && ctest -j "$jobs" -L unit --output-on-failure) || status=1
+echo "== build-tsan/: ThreadSanitizer, unit tests"
+run_build build-tsan -DF2SYNC_SANITIZE=thread -DF2SYNC_BUILD_BENCH=OFF
+(cd build-tsan && ctest -j "$jobs" -L unit --output-on-failure) || status=1
+[ "$status" -eq 0 ] && echo "f2sync: all test runs passed" || echo "f2sync: some test runs FAILED"
+exit "$status"
