@@ -1,0 +1,13 @@
+/* f2sync: synchronization on Linux futex2. Umbrella header. */
+#ifndef F2SYNC_F2SYNC_H
+#define F2SYNC_F2SYNC_H
+
+#include "config.h"
+#include "futex2.h"
+#include "mutex.h"
+#include "cond.h"
+#include "rwlock.h"
+#include "barrier.h"
+#include "numa.h"
+
+#endif
