@@ -1,0 +1,37 @@
+/* Internal interface of the sync layer. */
+#ifndef F2_SYNC_IMPL_H
+#define F2_SYNC_IMPL_H
+
+#include <stdint.h>
+
+#include "f2sync/futex2.h"
+#include "../internal/compiler.h"
+
+/* placement.c --------------------------------------------------------------
+ * Every sync futex word is a NUMA pair { uN word; sN node; }. Before a word's
+ * first futex call, the sync layer resolves its node: F2_NODE_AUTO (-1) is
+ * replaced, with a compare-and-swap so every thread agrees, by the node of the
+ * calling thread (f2_place_node()). The node is then fixed for the object's
+ * life, so the flags derived from it are the same for waiters and wakers. */
+
+/* The node for the calling thread: hwloc binding if within one node, else the
+ * current CPU's node; F2SYNC_NUMA=off|auto|<node> overrides. -1 when off. */
+f2_hidden int f2_place_node(void);
+
+/* Resolves the pair's node (see above) and returns the futex2 flags to use on
+ * it: F2_PRIVATE | size | F2_NUMA, without F2_NUMA when placement is off or the
+ * futex2 layer would refuse the recorded node (a lock never fails on a node).
+ * size is F2_SIZE_U8 .. F2_SIZE_U64. */
+f2_hidden unsigned f2_pair_flags(void *pair, unsigned size);
+
+/* tuning.c -----------------------------------------------------------------
+ * Process-wide knobs, read from the environment once (F2SYNC_SPIN,
+ * F2SYNC_HANDOFF_NS, F2SYNC_REQUEUE) and settable from code. */
+struct f2_tuning {
+	unsigned spin;        /* spin iterations before parking */
+	uint64_t handoff_ns;  /* a waiter parked longer than this gets the lock handed to it */
+	int requeue;          /* condvar broadcast requeues (1) or wakes all (0) */
+};
+f2_hidden const struct f2_tuning *f2_tuning(void);
+
+#endif
