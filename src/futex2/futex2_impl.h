@@ -57,6 +57,9 @@ f2_hidden int f2_sys_wait32(uint32_t *addr, uint32_t val, const struct timespec 
 f2_hidden int f2_sys_wake32(uint32_t *addr, int nr);
 
 /* node.c */
+/* 1 if the backend serving words of these flags accepts node on a pair (the
+ * sync layer uses this to drop F2_NUMA rather than fail a lock). */
+f2_hidden int f2_node_valid(unsigned flags, int node);
 f2_hidden int f2_node_count_kernel(void);      /* nodes the kernel accepts */
 f2_hidden int f2_node_self(void);              /* the caller's current node */
 /* Resolves a NUMA pair's node: -1 is replaced (CAS, written back) by the
