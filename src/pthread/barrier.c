@@ -1,7 +1,7 @@
 /* pthread_barrier_* on f2sync barriers.
  *
- * Object layout: shim.h (struct f2p_barrier: the f2_barrier_t, then the
- * process-shared flag). pthread_barrier_t has no static initializer.
+ * Object layout: shim.h (struct f2p_barrier: the f2_barrier_t, or the
+ * counting barrier of barrier_count.c, then the mode that tells them apart). pthread_barrier_t has no static initializer.
  * PTHREAD_BARRIER_SERIAL_THREAD and F2_BARRIER_SERIAL_THREAD are both -1. */
 #include <errno.h>
 #include <limits.h>
@@ -18,7 +18,7 @@ int F2P_IMPL(pthread_barrier_init)(pthread_barrier_t *pb, const pthread_barriera
 				   unsigned count)
 {
 	struct f2p_barrier *b = F2P_BARRIER(pb);
-	int pshared = PTHREAD_PROCESS_PRIVATE, r;
+	int pshared = PTHREAD_PROCESS_PRIVATE;
 
 	f2p_stat(F2P_ST_INIT);
 	if (count == 0 || count >= INT_MAX)
@@ -26,20 +26,22 @@ int F2P_IMPL(pthread_barrier_init)(pthread_barrier_t *pb, const pthread_barriera
 	if (attr)
 		pthread_barrierattr_getpshared(attr, &pshared);
 	memset(pb, 0, sizeof(*pb));
-	r = f2_barrier_init(&b->b, count);
-	if (r)
-		return r;
-	b->shared = pshared == PTHREAD_PROCESS_SHARED;
-	if (b->shared)
-		b->b.node = 0;
+	if (pshared != PTHREAD_PROCESS_SHARED && count <= F2_BARRIER_MAX)
+		return f2_barrier_init(&b->b, count);
+	f2p_count_barrier_init(&b->cb, count);
+	b->mode = pshared == PTHREAD_PROCESS_SHARED ? F2P_BARRIER_SHARED : F2P_BARRIER_COUNT;
 	return 0;
 }
 F2P_EXPORT_LIBC(pthread_barrier_init);
 
 int F2P_IMPL(pthread_barrier_destroy)(pthread_barrier_t *pb)
 {
+	struct f2p_barrier *b = F2P_BARRIER(pb);
+
 	f2p_stat(F2P_ST_DESTROY);
-	return f2_barrier_destroy(&F2P_BARRIER(pb)->b);
+	if (b->mode != F2P_BARRIER_F2)
+		return f2p_count_barrier_destroy(&b->cb);
+	return f2_barrier_destroy(&b->b);
 }
 F2P_EXPORT_LIBC(pthread_barrier_destroy);
 
@@ -48,6 +50,8 @@ int F2P_IMPL(pthread_barrier_wait)(pthread_barrier_t *pb)
 	struct f2p_barrier *b = F2P_BARRIER(pb);
 
 	f2p_stat(F2P_ST_BARRIER_WAIT);
-	return f2p_bridge_barrier_wait(&b->b, b->shared);
+	if (b->mode != F2P_BARRIER_F2)
+		return f2p_count_barrier_wait(&b->cb, b->mode == F2P_BARRIER_SHARED);
+	return f2_barrier_wait(&b->b);
 }
 F2P_EXPORT_LIBC(pthread_barrier_wait);

@@ -138,8 +138,7 @@ int F2P_IMPL(pthread_cancel)(pthread_t th)
 		f2_store_seq(&w->req, 1);
 		pc = f2_load_seq(&w->cond);
 		if (pc)
-			f2p_bridge_cond_broadcast(&F2P_COND(pc)->c,
-						  F2P_COND_FLAGS(pc) & F2P_COND_SHARED);
+			f2_cond_broadcast(&F2P_COND(pc)->c);
 		break;
 	}
 	f2_mutex_unlock(&list_lock);

@@ -9,7 +9,10 @@
  * bookkeeping, so a recursive mutex keeps its depth across the wait.
  * Waits are cancellation points (cancel.c): a pending cancel is acted on at
  * entry and after the wait, both with the mutex held, so the cleanup handlers
- * always run with the mutex re-acquired, as POSIX requires. */
+ * always run with the mutex re-acquired, as POSIX requires.
+ * A process-shared condvar's pair carries F2_NODE_SHARED: shared futex flags,
+ * and broadcast wakes all instead of requeueing onto a mutex address that
+ * belongs to one process (sync/cond.c). */
 #include <errno.h>
 #include <string.h>
 
@@ -18,6 +21,17 @@
 #include "sync_bridge.h"
 #include "cancel.h"
 #include "../internal/atomic.h"
+
+/* The mutex of a wait, when glibc owns it (robust, PI, PP): its release and
+ * retake go to glibc, around the same condvar protocol. */
+static int glibc_unlock(void *pm)
+{
+	return f2p_real()->mutex_unlock(pm);
+}
+static int glibc_lock(void *pm)
+{
+	return f2p_real()->mutex_lock(pm);
+}
 
 static inline unsigned flags_of(pthread_cond_t *pc)
 {
@@ -36,7 +50,7 @@ int F2P_IMPL(pthread_cond_init)(pthread_cond_t *pc, const pthread_condattr_t *at
 		pthread_condattr_getclock(attr, &clk);
 	}
 	memset(pc, 0, sizeof(*pc));
-	F2P_COND(pc)->c.node = pshared == PTHREAD_PROCESS_SHARED ? 0 : F2_NODE_AUTO;
+	F2P_COND(pc)->c.node = pshared == PTHREAD_PROCESS_SHARED ? F2_NODE_SHARED : F2_NODE_AUTO;
 	F2P_COND_FLAGS(pc) = (pshared == PTHREAD_PROCESS_SHARED ? F2P_COND_SHARED : 0) |
 			     (clk == CLOCK_MONOTONIC ? F2P_COND_MONOTONIC : 0);
 	return 0;
@@ -55,19 +69,27 @@ F2P_EXPORT_COND(pthread_cond_destroy);
 static int wait_common(pthread_cond_t *pc, pthread_mutex_t *pm, const struct timespec *abs,
 		       clockid_t clk)
 {
-	int shared = flags_of(pc) & F2P_COND_SHARED, r;
+	struct f2_cond_ext x = { f2p_cancel_pending, NULL, NULL, NULL };
 	struct f2p_held held;
+	int r;
 
 	pthread_testcancel();
-	if (F2P_MUTEX(pm)->kind & F2P_KIND_GLIBC)
-		return f2p_bridge_cond_wait_glibc(&F2P_COND(pc)->c, pm, shared, abs, clk);
-	r = f2p_mutex_release(pm, &held);
-	if (r)
-		return r;
-	f2p_waiter_enter(pc);
-	r = f2p_bridge_cond_wait(&F2P_COND(pc)->c, &F2P_MUTEX(pm)->m, shared, abs, clk);
-	f2p_waiter_leave();
-	f2p_mutex_reacquired(pm, &held);
+	if (F2P_MUTEX(pm)->kind & F2P_KIND_GLIBC) {
+		x.unlock = glibc_unlock;
+		x.lock = glibc_lock;
+		x.arg = pm;
+		f2p_waiter_enter(pc);
+		r = f2_cond_wait_ext(&F2P_COND(pc)->c, NULL, abs, clk, &x);
+		f2p_waiter_leave();
+	} else {
+		r = f2p_mutex_release(pm, &held);
+		if (r)
+			return r;
+		f2p_waiter_enter(pc);
+		r = f2_cond_wait_ext(&F2P_COND(pc)->c, &F2P_MUTEX(pm)->m, abs, clk, &x);
+		f2p_waiter_leave();
+		f2p_mutex_reacquired(pm, &held);
+	}
 	pthread_testcancel();
 	return r;
 }
@@ -106,13 +128,13 @@ F2P_EXPORT_CLOCK(pthread_cond_clockwait);
 int F2P_IMPL(pthread_cond_signal)(pthread_cond_t *pc)
 {
 	f2p_stat(F2P_ST_COND_SIGNAL);
-	return f2p_bridge_cond_signal(&F2P_COND(pc)->c, flags_of(pc) & F2P_COND_SHARED);
+	return f2_cond_signal(&F2P_COND(pc)->c);
 }
 F2P_EXPORT_COND(pthread_cond_signal);
 
 int F2P_IMPL(pthread_cond_broadcast)(pthread_cond_t *pc)
 {
 	f2p_stat(F2P_ST_COND_BROADCAST);
-	return f2p_bridge_cond_broadcast(&F2P_COND(pc)->c, flags_of(pc) & F2P_COND_SHARED);
+	return f2_cond_broadcast(&F2P_COND(pc)->c);
 }
 F2P_EXPORT_COND(pthread_cond_broadcast);

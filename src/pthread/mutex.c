@@ -19,7 +19,7 @@
 
 #include "shim.h"
 #include "symver.h"
-#include "sync_bridge.h"
+#include "../sync/sync_impl.h"
 #include "../internal/atomic.h"
 
 static inline int kind_of(pthread_mutex_t *pm)
@@ -62,8 +62,9 @@ int F2P_IMPL(pthread_mutex_init)(pthread_mutex_t *pm, const pthread_mutexattr_t 
 	if (robust != PTHREAD_MUTEX_STALLED || proto != PTHREAD_PRIO_NONE)
 		return f2p_real()->mutex_init(pm, attr);
 	memset(pm, 0, sizeof(*pm));
-	/* a private mutex lets its first contender pick its NUMA node */
-	m->m.node = pshared == PTHREAD_PROCESS_SHARED ? 0 : F2_NODE_AUTO;
+	/* a private mutex lets its first contender pick its NUMA node; a
+	 * shared one takes the kernel's shared futex path */
+	m->m.node = pshared == PTHREAD_PROCESS_SHARED ? F2_NODE_SHARED : F2_NODE_AUTO;
 	m->kind = (type & F2P_KIND_TYPE) | (pshared == PTHREAD_PROCESS_SHARED ? F2P_KIND_PSHARED : 0);
 	return 0;
 }
@@ -105,7 +106,7 @@ static int lock_owned(struct f2p_mutex *m, int kind)
 
 	if (r >= 0)
 		return r;
-	r = f2p_bridge_lock(&m->m, kind & F2P_KIND_PSHARED);
+	r = f2_mutex_lock(&m->m);
 	if (r == 0) {
 		set_owner(m, tid);
 		m->depth = 0;
@@ -126,7 +127,7 @@ int F2P_IMPL(pthread_mutex_lock)(pthread_mutex_t *pm)
 		return f2p_real()->mutex_lock(pm);
 	}
 	if (!tracks_owner(kind))
-		return f2p_bridge_lock(&m->m, kind & F2P_KIND_PSHARED);
+		return f2_mutex_lock(&m->m);
 	return lock_owned(m, kind);
 }
 F2P_EXPORT_BASE(pthread_mutex_lock);
@@ -142,12 +143,12 @@ int F2P_IMPL(pthread_mutex_trylock)(pthread_mutex_t *pm)
 		return f2p_real()->mutex_trylock(pm);
 	}
 	if (!tracks_owner(kind))
-		return f2p_bridge_trylock(&m->m, kind & F2P_KIND_PSHARED);
+		return f2_mutex_trylock(&m->m);
 	tid = f2p_tid();
 	/* glibc: a recursive owner nests, an errorcheck owner gets EBUSY */
 	if ((kind & F2P_KIND_TYPE) == PTHREAD_MUTEX_RECURSIVE_NP && owner_of(m) == tid)
 		return relock_check(m, kind, tid);
-	r = f2p_bridge_trylock(&m->m, kind & F2P_KIND_PSHARED);
+	r = f2_mutex_trylock(&m->m);
 	if (r == 0) {
 		set_owner(m, tid);
 		m->depth = 0;
@@ -160,7 +161,7 @@ F2P_EXPORT_LIBC(pthread_mutex_trylock);
 static int timed(pthread_mutex_t *pm, clockid_t clk, const struct timespec *abs)
 {
 	struct f2p_mutex *m = F2P_MUTEX(pm);
-	int kind = kind_of(pm), shared = kind & F2P_KIND_PSHARED, tid = 0, r;
+	int kind = kind_of(pm), tid = 0, r;
 
 	f2p_stat(F2P_ST_MUTEX_TIMEDLOCK);
 	if (tracks_owner(kind)) {
@@ -169,13 +170,13 @@ static int timed(pthread_mutex_t *pm, clockid_t clk, const struct timespec *abs)
 		if (r >= 0)
 			return r;
 	}
-	r = f2p_bridge_trylock(&m->m, shared);
+	r = f2_mutex_trylock(&m->m);
 	if (r == EBUSY) {
 		if (!f2p_timespec_ok(abs))
 			return EINVAL;
 		if (abs->tv_sec < 0)
 			return ETIMEDOUT;
-		r = f2p_bridge_timedlock(&m->m, shared, abs, clk);
+		r = f2_mutex_timedlock(&m->m, abs, clk);
 	}
 	if (r == 0 && tid) {
 		set_owner(m, tid);
@@ -228,7 +229,7 @@ int F2P_IMPL(pthread_mutex_unlock)(pthread_mutex_t *pm)
 		}
 		set_owner(m, 0);
 	}
-	return f2p_bridge_unlock(&m->m, kind & F2P_KIND_PSHARED);
+	return f2_mutex_unlock(&m->m);
 }
 F2P_EXPORT_BASE(pthread_mutex_unlock);
 

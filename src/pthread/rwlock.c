@@ -9,9 +9,12 @@
  *   __cur_writer  the kernel tid of the write holder, 0 otherwise: EDEADLK for
  *                 a writer that locks again, and unlock tells a writer from a
  *                 reader by it, exactly as glibc does;
- *   __shared      nonzero for a process-shared lock.
- * Prefer-reader: a reader enters while writers wait (so recursive read locks
- * cannot deadlock); the writer kinds let waiting writers go first. */
+ *   __shared      nonzero for a process-shared lock (whose pair also carries
+ *                 F2_NODE_SHARED: the kernel's shared futex path).
+ * Prefer-reader: a reader enters while other readers hold the lock, even with
+ * writers queued (so recursive read locks cannot deadlock, and readers are not
+ * held back, as in glibc); the writer kinds let queued writers go first, except
+ * for a thread that already holds a read lock (f2_rwlock's own rule). */
 #include <errno.h>
 #include <string.h>
 
@@ -29,10 +32,6 @@ static inline void set_writer(pthread_rwlock_t *rw, int tid)
 {
 	f2_store_relaxed(&F2P_RW_DATA(rw)->__cur_writer, tid); /* see writer_of */
 }
-static inline int shared_of(pthread_rwlock_t *rw)
-{
-	return F2P_RW_DATA(rw)->__shared != 0;
-}
 static inline int prefer_reader(pthread_rwlock_t *rw)
 {
 	return F2P_RW_DATA(rw)->__flags == PTHREAD_RWLOCK_PREFER_READER_NP;
@@ -49,8 +48,7 @@ int F2P_IMPL(pthread_rwlock_init)(pthread_rwlock_t *rw, const pthread_rwlockattr
 		pthread_rwlockattr_getpshared(attr, &pshared);
 	}
 	memset(rw, 0, sizeof(*rw));
-	if (pshared != PTHREAD_PROCESS_SHARED)
-		l->node = l->wnode = F2_NODE_AUTO;
+	l->node = pshared == PTHREAD_PROCESS_SHARED ? F2_NODE_SHARED : F2_NODE_AUTO;
 	F2P_RW_DATA(rw)->__flags = (unsigned)kind;
 	F2P_RW_DATA(rw)->__shared = pshared == PTHREAD_PROCESS_SHARED;
 	return 0;
@@ -72,7 +70,7 @@ static int rd(pthread_rwlock_t *rw, const struct timespec *abs, clockid_t clk)
 		return EINVAL;
 	if (writer_of(rw) == f2p_tid())
 		return EDEADLK;
-	return f2p_bridge_rdlock(F2P_RWLOCK(rw), shared_of(rw), prefer_reader(rw), abs, clk);
+	return f2p_bridge_rdlock(F2P_RWLOCK(rw), prefer_reader(rw), abs, clk);
 }
 
 static int wr(pthread_rwlock_t *rw, const struct timespec *abs, clockid_t clk)
@@ -83,7 +81,7 @@ static int wr(pthread_rwlock_t *rw, const struct timespec *abs, clockid_t clk)
 		return EINVAL;
 	if (writer_of(rw) == tid)
 		return EDEADLK;
-	r = f2p_bridge_wrlock(F2P_RWLOCK(rw), shared_of(rw), abs, clk);
+	r = f2p_bridge_wrlock(F2P_RWLOCK(rw), abs, clk);
 	if (r == 0)
 		set_writer(rw, tid);
 	return r;
@@ -158,6 +156,6 @@ int F2P_IMPL(pthread_rwlock_unlock)(pthread_rwlock_t *rw)
 	f2p_stat(F2P_ST_RW_UNLOCK);
 	if (writer_of(rw) == f2p_tid())
 		set_writer(rw, 0);
-	return f2p_bridge_rwunlock(F2P_RWLOCK(rw), shared_of(rw));
+	return f2_rwlock_unlock(F2P_RWLOCK(rw));
 }
 F2P_EXPORT_LIBC(pthread_rwlock_unlock);

@@ -99,11 +99,23 @@ _Static_assert(offsetof(struct __pthread_rwlock_arch_t, __shared) >= sizeof(f2_r
 
 /* Barrier ---------------------------------------------------------------------
  * glibc: an opaque 32 bytes, no static initializer. f2sync: the f2_barrier_t,
- * then the process-shared flag. */
-struct f2p_barrier {
-	f2_barrier_t b;
-	unsigned shared;
+ * or the counting barrier of barrier_count.c (process-shared barriers, and
+ * counts beyond F2_BARRIER_MAX that glibc accepts), then which of the two. */
+struct f2p_count_barrier {
+	uint32_t gen;       /* futex word: rounds completed (mod 2^32) */
+	uint32_t count;     /* threads per round */
+	uint64_t arrived;   /* arrivals since init: round = arrived / count */
 };
+struct f2p_barrier {
+	union {
+		f2_barrier_t b;
+		struct f2p_count_barrier cb;
+	};
+	unsigned mode;      /* F2P_BARRIER_* */
+};
+#define F2P_BARRIER_F2      0   /* f2_barrier_t */
+#define F2P_BARRIER_COUNT   1   /* counting barrier, private futex */
+#define F2P_BARRIER_SHARED  2   /* counting barrier, shared futex */
 #define F2P_BARRIER(p) ((struct f2p_barrier *)(void *)(p))
 _Static_assert(sizeof(pthread_barrier_t) == __SIZEOF_PTHREAD_BARRIER_T, "barrier size");
 _Static_assert(sizeof(struct f2p_barrier) <= sizeof(pthread_barrier_t), "barrier overlay fits");

@@ -1,89 +1,43 @@
-/* The shim's calls into the sync layer, with the object's sharing.
+/* The shim's calls into the sync layer that differ from the public API.
  *
- * A process-shared object must use futex flags without F2_PRIVATE (and the
- * 32-bit kernel path); the public f2_* calls always pass F2_PRIVATE. The
- * shared variants are the sync layer's hidden *_sh entry points (sync_impl.h). */
+ * Process-shared objects need no separate calls: their pairs carry
+ * F2_NODE_SHARED, and the sync layer derives unprivate kernel futex flags from
+ * it (sync_impl.h). What remains: glibc's prefer-reader rwlock kind, the
+ * process-shared barrier (barrier_count.c: f2_barrier_t parks a round's
+ * threads on one thread's stack, which other processes cannot see), and
+ * condvar waits that can be cancelled or whose mutex glibc owns
+ * (f2_cond_wait_ext, sync_impl.h). */
 #ifndef F2_PTHREAD_SYNC_BRIDGE_H
 #define F2_PTHREAD_SYNC_BRIDGE_H
 
 #include "shim.h"
+#include "../sync/sync_impl.h"
 
-static inline int f2p_bridge_lock(f2_mutex_t *m, int shared)
-{
-	(void)shared;
-	return f2_mutex_lock(m);
-}
-static inline int f2p_bridge_trylock(f2_mutex_t *m, int shared)
-{
-	(void)shared;
-	return f2_mutex_trylock(m);
-}
-static inline int f2p_bridge_timedlock(f2_mutex_t *m, int shared, const struct timespec *abs,
-				       clockid_t clk)
-{
-	(void)shared;
-	return f2_mutex_timedlock(m, abs, clk);
-}
-static inline int f2p_bridge_unlock(f2_mutex_t *m, int shared)
-{
-	(void)shared;
-	return f2_mutex_unlock(m);
-}
-
-
-static inline int f2p_bridge_cond_wait(f2_cond_t *c, f2_mutex_t *m, int shared,
-				       const struct timespec *abs, clockid_t clk)
-{
-	(void)shared;
-	if (!abs)
-		return f2_cond_wait(c, m);
-	return f2_cond_timedwait(c, m, abs, clk);
-}
-static inline int f2p_bridge_cond_signal(f2_cond_t *c, int shared)
-{
-	(void)shared;
-	return f2_cond_signal(c);
-}
-static inline int f2p_bridge_cond_broadcast(f2_cond_t *c, int shared)
-{
-	(void)shared;
-	return f2_cond_broadcast(c);
-}
-/* A wait whose mutex glibc owns (robust, PI, PP): cond_glibc.c. */
-f2_hidden int f2p_bridge_cond_wait_glibc(f2_cond_t *c, pthread_mutex_t *pm, int shared,
-					 const struct timespec *abs, clockid_t clk);
-
-static inline int f2p_bridge_rdlock(f2_rwlock_t *l, int shared, int prefer_reader,
+static inline int f2p_bridge_rdlock(f2_rwlock_t *l, int prefer_reader,
 				    const struct timespec *abs, clockid_t clk)
 {
-	(void)shared;
-	(void)prefer_reader;
+	if (prefer_reader)
+		return f2_rwlock_rdlock_pref(l, abs, clk, 0);
 	if (!abs)
 		return f2_rwlock_rdlock(l);
 	return f2_rwlock_timedrdlock(l, abs, clk);
 }
 static inline int f2p_bridge_tryrdlock(f2_rwlock_t *l, int prefer_reader)
 {
-	(void)prefer_reader;
+	if (prefer_reader)
+		return f2_rwlock_rdlock_pref(l, NULL, CLOCK_MONOTONIC, 1);
 	return f2_rwlock_tryrdlock(l);
 }
-static inline int f2p_bridge_wrlock(f2_rwlock_t *l, int shared, const struct timespec *abs,
-				    clockid_t clk)
+static inline int f2p_bridge_wrlock(f2_rwlock_t *l, const struct timespec *abs, clockid_t clk)
 {
-	(void)shared;
 	if (!abs)
 		return f2_rwlock_wrlock(l);
 	return f2_rwlock_timedwrlock(l, abs, clk);
 }
-static inline int f2p_bridge_rwunlock(f2_rwlock_t *l, int shared)
-{
-	(void)shared;
-	return f2_rwlock_unlock(l);
-}
-static inline int f2p_bridge_barrier_wait(f2_barrier_t *b, int shared)
-{
-	(void)shared;
-	return f2_barrier_wait(b);
-}
+
+/* barrier_count.c: the counting barrier (shim.h), shared or not. */
+f2_hidden void f2p_count_barrier_init(struct f2p_count_barrier *b, unsigned count);
+f2_hidden int f2p_count_barrier_wait(struct f2p_count_barrier *b, int shared);
+f2_hidden int f2p_count_barrier_destroy(struct f2p_count_barrier *b);
 
 #endif
