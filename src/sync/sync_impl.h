@@ -3,6 +3,7 @@
 #define F2_SYNC_IMPL_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "f2sync/futex2.h"
 #include "../internal/compiler.h"
@@ -37,5 +38,11 @@ f2_hidden const struct f2_tuning *f2_tuning(void);
  * handoff_ns > 60 s or requeue is not 0 or 1. Readers load each field with
  * f2_load_relaxed: the knobs are independent hints. */
 f2_hidden int f2_tuning_set(const struct f2_tuning *t);
+
+/* park.c -------------------------------------------------------------------
+ * f2_futex_wait wrapped in the runtime's park hooks (runtime.h). Every place
+ * where the sync layer sleeps calls this, never f2_futex_wait directly. */
+f2_hidden int f2_park(void *addr, uint64_t val, uint64_t mask, unsigned flags,
+                      const struct timespec *abs, clockid_t clk);
 
 #endif
