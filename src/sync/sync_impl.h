@@ -48,9 +48,12 @@ f2_hidden const struct f2_tuning *f2_tuning(void);
  * f2_load_relaxed: the knobs are independent hints. */
 f2_hidden int f2_tuning_set(const struct f2_tuning *t);
 
-/* rwlock.c: a read lock that passes queued writers whenever other readers hold
- * the lock (glibc's PTHREAD_RWLOCK_PREFER_READER_NP, for the pthread shim).
- * abstime NULL: no deadline; try: EBUSY instead of waiting. */
+/* park.c -------------------------------------------------------------------
+ * f2_futex_wait wrapped in the runtime's park hooks (runtime.h). Every place
+ * where the sync layer sleeps calls this, never f2_futex_wait directly. */
+f2_hidden int f2_park(void *addr, uint64_t val, uint64_t mask, unsigned flags,
+                      const struct timespec *abs, clockid_t clk);
+
 /* cond.c: the condvar wait with the pthread shim's extensions.
  *   abort_wait  if set, called after the waiter has read the sequence and
  *               released the mutex, just before it would sleep: nonzero ends
@@ -74,6 +77,9 @@ f2_hidden int f2_cond_wait_ext(struct f2_cond *c, struct f2_mutex *m,
 			       const struct timespec *abstime, clockid_t clock,
 			       const struct f2_cond_ext *x);
 
+/* rwlock.c: a read lock that passes queued writers whenever other readers hold
+ * the lock (glibc's PTHREAD_RWLOCK_PREFER_READER_NP, for the pthread shim).
+ * abstime NULL: no deadline; try: EBUSY instead of waiting. */
 struct f2_rwlock;
 f2_hidden int f2_rwlock_rdlock_pref(struct f2_rwlock *rw, const struct timespec *abstime,
 				    clockid_t clock, int try);
