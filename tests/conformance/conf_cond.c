@@ -1,7 +1,6 @@
 /* Condition variables: the initializer, signal/broadcast wakeups, timed waits
  * on both clocks and the clock attribute, error codes, recursive and errorcheck
  * mutexes, and cancellation of a waiter. */
-#define _GNU_SOURCE
 #include "conf.h"
 
 static pthread_cond_t s_cond = PTHREAD_COND_INITIALIZER;
