@@ -26,8 +26,8 @@ sort)
 	set -- sort --parallel=8 -S 4M "$dir/in"
 	;;
 sysbench-threads)
-	set -- sysbench threads --threads=8 --thread-yields=100 --thread-locks=4 \
-		--events=20000 --time=0 run
+	set -- sysbench threads --threads=8 --thread-yields=20 --thread-locks=4 \
+		--events=3000 --time=0 run
 	filter() { grep -E "total number of events|Threads started|Number of threads"; }
 	;;
 sysbench-mutex)
