@@ -57,16 +57,30 @@ static int cas_release(void *w, unsigned size, unsigned *exp, unsigned desired)
 
 	if (size == F2_SIZE_U8) {
 		uint8_t e = (uint8_t)*exp;
-		/* release: pairs with the acquire fence of the orphan check */
+		/* release: pairs with the acquire load in orphaned() */
 		ok = f2_cas_release((uint8_t *)w, &e, (uint8_t)desired);
 		*exp = e;
 	} else {
 		uint32_t e = *exp;
-		/* release: pairs with the acquire fence of the orphan check */
+		/* release: pairs with the acquire load in orphaned() */
 		ok = f2_cas_release((uint32_t *)w, &e, desired);
 		*exp = e;
 	}
 	return ok;
+}
+
+/* 1 if the word's STARVE bit has no starver behind it (only after a fork). */
+static int orphaned(const struct mx_waiter *me)
+{
+	unsigned v;
+
+	if (me->size == F2_SIZE_U8)
+		/* acquire: pairs with the release CAS that set STARVE */
+		v = f2_load_acquire((uint8_t *)me->w);
+	else
+		/* acquire: pairs with the release CAS that set STARVE */
+		v = f2_load_acquire((uint32_t *)me->w);
+	return (v & F2_MX_STARVE) && f2_load_seq(&mx_starvers) == 0;
 }
 
 static void starver_done(struct mx_waiter *me)
@@ -163,9 +177,8 @@ static int lock_round(struct mx_waiter *me, unsigned v)
 			starver_done(me);
 			return 1;
 		}
-	} else if ((v & F2_MX_STARVE) && (f2_fence_acquire(), f2_load_seq(&mx_starvers) == 0)) {
-		/* an orphaned reservation (see mx_starvers): drop it and retry;
-		 * the fence pairs with the release CAS that set STARVE */
+	} else if ((v & F2_MX_STARVE) && orphaned(me)) {
+		/* an orphaned reservation (see mx_starvers): drop it and retry */
 		f2_mx_cas_relaxed(me->w, me->size, &v, v & ~F2_MX_STARVE);
 		return 0;
 	} else if (!(v & (F2_MX_HELD | F2_MX_STARVE))) {
