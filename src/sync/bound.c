@@ -9,9 +9,10 @@
  * Harmless for the kernel, which reads the pair itself, but a use-after-free
  * (or a race TSan reports) in user space. So the word is bound (routed, node
  * read) while the caller still owns the object, and the later call only hands
- * the address to the kernel. Words the kernel does not serve go through the
- * public calls: the emulation orders its reads under its bucket locks, and
- * without it their binding fails before reading anything. */
+ * the address to the kernel (or, for an emulated word's wake, to
+ * f2_futex_wake_node(), which does not read the pair either). An emulated
+ * word's wait goes through the public call: the emulation orders its reads
+ * under its bucket lock, which the broadcaster takes after the waiter. */
 #include "sync_impl.h"
 
 void f2_bind_word(struct f2_bound *p, void *pair, unsigned flags)
@@ -23,8 +24,9 @@ void f2_bind_word(struct f2_bound *p, void *pair, unsigned flags)
 	w->size = flags & F2_SIZE_MASK;
 	w->bk = f2_route(flags);
 	w->node = -1;
-	if (flags & F2_NUMA)
-		w->node = f2_node_resolve(pair, w->size, f2_node_count_kernel());
+	if (flags & F2_NUMA) /* f2_pair_flags resolved it: a plain read, no CAS */
+		w->node = f2_node_resolve(pair, w->size, w->bk == F2_BK_EMU ? f2_emu_node_count()
+		                                                          : f2_node_count_kernel());
 }
 
 int f2_bound_in_kernel(const struct f2_bound *p)
@@ -42,5 +44,5 @@ void f2_wake_bound(const struct f2_bound *p, uint64_t mask, int nr)
 	if (f2_bound_in_kernel(p))
 		f2_kernel_wake(w, mask, nr);
 	else
-		f2_futex_wake(w->addr, mask, nr, w->flags);
+		f2_futex_wake_node(w->addr, mask, nr, w->flags, w->node);
 }
