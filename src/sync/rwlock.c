@@ -85,7 +85,7 @@ static uint32_t rw_spin(const f2_rwlock_t *rw, uint32_t v)
  * backend can park the word it yields instead: slower, never wrong. */
 static int rw_park(struct rw_call *c, uint32_t v, unsigned mask)
 {
-	int r = f2_futex_wait(&c->rw->state, v, mask, rw_flags(c), c->abs, c->clk);
+	int r = f2_park(&c->rw->state, v, mask, rw_flags(c), c->abs, c->clk);
 
 	if (r == 0 || r == -EAGAIN || r == -EINTR)
 		return 0;
@@ -278,7 +278,7 @@ static int wr_poll_full(struct rw_call *c, uint32_t v)
 	}
 	if (c->abs && f2_timespec_cmp(c->abs, &t) < 0)
 		t = *c->abs;
-	int r = f2_futex_wait(&c->rw->state, v, RW_MASK_POLL, rw_flags(c), &t, clk);
+	int r = f2_park(&c->rw->state, v, RW_MASK_POLL, rw_flags(c), &t, clk);
 	if (r != 0 && r != -EAGAIN && r != -EINTR && r != -ETIMEDOUT)
 		sched_yield();
 	if (c->abs && f2_deadline_passed(c->abs, c->clk))
