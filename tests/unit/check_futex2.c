@@ -641,8 +641,9 @@ START_TEST(random_bad_input)
 		default: {
 			if (ts.tv_sec > 0)
 				ts.tv_sec = 0;
-			struct f2_futex_waitv v = { val, addr, flags, 0 };
-			rc = f2_futex_waitv(&v, 1 + (r & 1), &ts, clk);
+			struct f2_futex_waitv v[2] = { { val, addr, flags, 0 },
+			                               { 0, (unsigned char *)buf + 32, F2_SIZE_U32 | PRIV, 0 } };
+			rc = f2_futex_waitv(v, 1 + (r & 1), &ts, clk);
 			ck_assert_msg(rc == -EINVAL || rc == -EFAULT || rc == -EAGAIN || rc == -ETIMEDOUT ||
 			              rc == -EOPNOTSUPP || rc == 0 || rc == 1, "waitv returned %d", rc);
 			break;
