@@ -93,7 +93,7 @@ static void park(uint32_t *word, uint32_t v, uint32_t parked, unsigned mask)
 			return;
 		v |= parked;
 	}
-	int r = f2_futex_wait(word, v, mask, f2_pair_flags(word, F2_SIZE_U32), NULL,
+	int r = f2_park(word, v, mask, f2_pair_flags(word, F2_SIZE_U32), NULL,
 			      CLOCK_MONOTONIC);
 	if (r != 0 && r != -EAGAIN && r != -EINTR)
 		sched_yield(); /* no backend parks this word: poll, slower but correct */
