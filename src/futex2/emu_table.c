@@ -150,13 +150,23 @@ static int setup(void)
 	emu.ntables = n;
 	emu.mask = nb - 1;
 	emu.bytes = nb * sizeof(struct f2_emu_bucket);
+	return 0;
+}
+
+/* The child handler is registered before the first setup starts, so that a
+ * fork during that setup (another thread BUSY) resets the child to NONE
+ * instead of leaving it waiting for a setup that will never finish. */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_register(void)
+{
 	if (pthread_atfork(NULL, NULL, atfork_child))
 		f2_die("emulation: pthread_atfork failed");
-	return 0;
 }
 
 static f2_cold int init_slow(void)
 {
+	pthread_once(&fork_once, fork_register);
 	for (;;) {
 		uint32_t s = EMU_NONE;
 		/* acquire on success and on failure (a failure that reads READY

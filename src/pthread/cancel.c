@@ -42,7 +42,7 @@ struct waiter {
 	struct waiter *prev, *next;
 };
 
-static __thread struct waiter me;
+static __thread struct waiter me __attribute__((tls_model("initial-exec")));
 /* Taken through pthread_mutex_lock, i.e. through the shim itself (or a
  * sanitizer's interceptor in front of it, which then sees the lock). */
 static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;

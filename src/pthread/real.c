@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "../sync/sync_impl.h"
 #include "../internal/atomic.h"
 #include "../internal/die.h"
 
@@ -57,7 +58,7 @@ const struct f2p_real *f2p_real(void)
  * The errorcheck/recursive owner and the rwlock writer are kernel tids, as in
  * glibc. The cache is per thread; a fork child gets a new tid, so the atfork
  * child handler clears the forking thread's cache (the only thread there). */
-static __thread pid_t tid_cache;
+static __thread pid_t tid_cache __attribute__((tls_model("initial-exec")));
 
 pid_t f2p_tid(void)
 {
@@ -71,6 +72,17 @@ pid_t f2p_tid(void)
 static void fork_child(void)
 {
 	tid_cache = 0;
+}
+
+/* The sync layer loads the NUMA topology (hwloc) once, lazily, on the first
+ * contended lock, and hwloc takes locks of its own meanwhile. A fork while
+ * another thread is in there would leave those locks held by a thread that
+ * does not exist in the child, whose first contended lock would then hang.
+ * Completing the one-time load before any fork (pthread_once waits for a load
+ * in progress) leaves the child a finished topology instead. */
+static void fork_prepare(void)
+{
+	(void)f2_place_node();
 }
 
 /* Counters ------------------------------------------------------------------
@@ -136,7 +148,7 @@ __attribute__((constructor)) static void shim_init(void)
 {
 	const char *e = getenv("F2SYNC_STATS");
 
-	pthread_atfork(NULL, NULL, fork_child);
+	pthread_atfork(fork_prepare, NULL, fork_child);
 	if (e && strcmp(e, "0") != 0 && *e) {
 		stats_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 10);
 		if (stats_fd < 0)
