@@ -25,6 +25,15 @@ f2_hidden int f2_place_node(void);
  * size is F2_SIZE_U8 .. F2_SIZE_U64. */
 f2_hidden unsigned f2_pair_flags(void *pair, unsigned size);
 
+/* A pair whose node is F2_NODE_SHARED belongs to a process-shared object (the
+ * pthread shim sets it at init): f2_pair_flags returns the bare size for it,
+ * without F2_PRIVATE or F2_NUMA, so the word takes the kernel's shared futex
+ * path. Every primitive derives its futex flags through f2_pair_flags, so this
+ * one check makes all of them process-shared without a second code path or any
+ * cost on the fast paths (which make no futex call). The value never comes
+ * from the public initializers (-1) or zeroed memory (0). */
+#define F2_NODE_SHARED (-2)
+
 /* tuning.c -----------------------------------------------------------------
  * Process-wide knobs, read from the environment once (F2SYNC_SPIN,
  * F2SYNC_HANDOFF_NS, F2SYNC_REQUEUE) and settable from code. */
@@ -34,11 +43,45 @@ struct f2_tuning {
 	int requeue;          /* condvar broadcast requeues (1) or wakes all (0) */
 };
 f2_hidden const struct f2_tuning *f2_tuning(void);
+/* Replaces all three knobs; EINVAL (nothing changed) if spin > 1e6,
+ * handoff_ns > 60 s or requeue is not 0 or 1. Readers load each field with
+ * f2_load_relaxed: the knobs are independent hints. */
+f2_hidden int f2_tuning_set(const struct f2_tuning *t);
 
 /* park.c -------------------------------------------------------------------
  * f2_futex_wait wrapped in the runtime's park hooks (runtime.h). Every place
  * where the sync layer sleeps calls this, never f2_futex_wait directly. */
 f2_hidden int f2_park(void *addr, uint64_t val, uint64_t mask, unsigned flags,
                       const struct timespec *abs, clockid_t clk);
+
+/* cond.c: the condvar wait with the pthread shim's extensions.
+ *   abort_wait  if set, called after the waiter has read the sequence and
+ *               released the mutex, just before it would sleep: nonzero ends
+ *               the wait at once (a spurious wakeup). Any signal or broadcast
+ *               after the read still ends the sleep, so a flag that a waker
+ *               sets before broadcasting is never missed (cancellation).
+ *   m == NULL   the caller's lock is not an f2_mutex_t: unlock(arg) releases
+ *               it once the sequence is read (its error is returned at once),
+ *               lock(arg) retakes it after the wait (its error is returned);
+ *               broadcast then wakes instead of requeueing these waiters.
+ * Otherwise as f2_cond_wait / f2_cond_timedwait (abstime NULL: no deadline). */
+struct f2_cond;
+struct f2_mutex;
+struct f2_cond_ext {
+	int (*abort_wait)(void);
+	int (*unlock)(void *arg);
+	int (*lock)(void *arg);
+	void *arg;
+};
+f2_hidden int f2_cond_wait_ext(struct f2_cond *c, struct f2_mutex *m,
+			       const struct timespec *abstime, clockid_t clock,
+			       const struct f2_cond_ext *x);
+
+/* rwlock.c: a read lock that passes queued writers whenever other readers hold
+ * the lock (glibc's PTHREAD_RWLOCK_PREFER_READER_NP, for the pthread shim).
+ * abstime NULL: no deadline; try: EBUSY instead of waiting. */
+struct f2_rwlock;
+f2_hidden int f2_rwlock_rdlock_pref(struct f2_rwlock *rw, const struct timespec *abstime,
+				    clockid_t clock, int try);
 
 #endif
