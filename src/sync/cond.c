@@ -126,7 +126,7 @@ static int cv_wait(void *s, unsigned size, f2_mutex_t **slot, f2_mutex_t *m,
 	} else {
 		/* A signal handler interrupting the wait is not a wakeup. */
 		do
-			r = f2_futex_wait(s, v, F2_MX_WAIT_NORMAL, flags, abs, clk);
+			r = f2_park(s, v, F2_MX_WAIT_NORMAL, flags, abs, clk);
 		while (r == -EINTR);
 		if (r != 0 && r != -EAGAIN && r != -ETIMEDOUT)
 			sched_yield(); /* no backend parks this word: a spurious wakeup */

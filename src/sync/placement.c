@@ -6,7 +6,9 @@
  * that every later waiter and waker reads the same node.
  *
  * The calling thread's node (f2_place_node):
- *   1. F2SYNC_NUMA=off: no node (-1), words are used without F2_NUMA;
+ *   0. F2SYNC_NUMA=off wins over everything: no node (-1), no F2_NUMA;
+ *      else the thread's own override (f2_thread_set_node, runtime.h) if set;
+ *   1. F2SYNC_NUMA=<n>: node n for every thread; F2SYNC_NUMA=auto (default):
  *      F2SYNC_NUMA=<n>: node n for every thread; F2SYNC_NUMA=auto (default):
  *   2. with hwloc: the node of the thread's CPU affinity mask if all of its
  *      CPUs lie in one node, else the node of the CPU it runs on now;
@@ -32,6 +34,7 @@
 #include <numa.h>
 
 #include "f2sync/numa.h"
+#include "f2sync/runtime.h"
 #include "sync_impl.h"
 #include "../futex2/futex2_impl.h"
 #include "../internal/atomic.h"
@@ -49,6 +52,10 @@ static struct {
 } place;
 
 static pthread_once_t place_once = PTHREAD_ONCE_INIT;
+
+/* The calling thread's override (f2_thread_set_node); F2_NODE_AUTO: none.
+ * Thread-local, so a fork child's only thread keeps the forking thread's. */
+static _Thread_local int thread_node = F2_NODE_AUTO;
 
 static void parse_env(void)
 {
@@ -171,6 +178,8 @@ int f2_place_node(void)
 	place_ready();
 	if (place.mode == PLACE_OFF)
 		return -1;
+	if (thread_node != F2_NODE_AUTO)
+		return thread_node;
 	if (place.mode == PLACE_FIXED)
 		return place.fixed_node;
 	if (place.ncpus > 0 && (node = node_of_binding()) >= 0)
@@ -254,4 +263,17 @@ int f2_numa_node_count(void)
 {
 	place_ready();
 	return place.nodes;
+}
+
+int f2_thread_set_node(int node)
+{
+	if (node < F2_NODE_AUTO || node >= f2_numa_node_count())
+		return EINVAL;
+	thread_node = node;
+	return 0;
+}
+
+int f2_thread_get_node(void)
+{
+	return thread_node;
 }
