@@ -2,12 +2,13 @@
 #ifndef F2SYNC_F2SYNC_H
 #define F2SYNC_F2SYNC_H
 
-#include "config.h"
+#include <f2sync/config.h> /* generated: build/include in the tree, next to this file once installed */
 #include "futex2.h"
 #include "mutex.h"
 #include "cond.h"
 #include "rwlock.h"
 #include "barrier.h"
 #include "numa.h"
+#include "runtime.h"
 
 #endif
