@@ -34,6 +34,9 @@ f2_hidden uint64_t f2_word_load(const struct f2_word *w);
 
 /* futex2.c: routing, a pure function of (size, flags) and the process mode. */
 f2_hidden enum f2_backend f2_route(unsigned flags);
+/* 1 if the backend serving words of these flags accepts node on a pair (the
+ * sync layer uses this to drop F2_NUMA rather than fail a lock). */
+f2_hidden int f2_node_valid(unsigned flags, int node);
 
 /* kernel.c */
 enum f2_mode { F2_MODE_AUTO, F2_MODE_FUTEX2, F2_MODE_LEGACY, F2_MODE_EMULATE, F2_MODE_BAD };
@@ -57,15 +60,12 @@ f2_hidden int f2_sys_wait32(uint32_t *addr, uint32_t val, const struct timespec 
 f2_hidden int f2_sys_wake32(uint32_t *addr, int nr);
 
 /* node.c */
-/* 1 if the backend serving words of these flags accepts node on a pair (the
- * sync layer uses this to drop F2_NUMA rather than fail a lock). */
-f2_hidden int f2_node_valid(unsigned flags, int node);
 f2_hidden int f2_node_count_kernel(void);      /* nodes the kernel accepts */
 f2_hidden int f2_node_self(void);              /* the caller's current node */
 /* Resolves a NUMA pair's node: -1 is replaced (CAS, written back) by the
- * caller's node, clamped to the nodes that backend bk serves. Returns the
- * node, or -EINVAL for a node that bk cannot serve. */
-f2_hidden int f2_node_resolve(void *pair, unsigned size, enum f2_backend bk);
+ * caller's node (node 0 if that is not below limit). Returns the node, or
+ * -EINVAL for a node outside [0, limit). */
+f2_hidden int f2_node_resolve(void *pair, unsigned size, int limit);
 
 /* emulate.c: every call takes validated words with bk == F2_BK_EMU, except
  * where stated. Same contract as the public calls. */

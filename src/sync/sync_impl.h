@@ -3,6 +3,7 @@
 #define F2_SYNC_IMPL_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "f2sync/futex2.h"
 #include "../internal/compiler.h"
@@ -33,5 +34,11 @@ struct f2_tuning {
 	int requeue;          /* condvar broadcast requeues (1) or wakes all (0) */
 };
 f2_hidden const struct f2_tuning *f2_tuning(void);
+
+/* park.c -------------------------------------------------------------------
+ * f2_futex_wait wrapped in the runtime's park hooks (runtime.h). Every place
+ * where the sync layer sleeps calls this, never f2_futex_wait directly. */
+f2_hidden int f2_park(void *addr, uint64_t val, uint64_t mask, unsigned flags,
+                      const struct timespec *abs, clockid_t clk);
 
 #endif

@@ -1,0 +1,238 @@
+/* futex2 layer entry points: argument validation and routing.
+ *
+ * Validation happens here, once, in the kernel's order (flags, value and mask
+ * width, address, deadline), so that every backend meets only well-formed
+ * words and the error codes are the same on all of them.
+ *
+ * Routing is a pure function of (size, flags) and the process-wide mode, so a
+ * given word always meets the same backend: two backends never see each
+ * other's waiters.
+ *   shared words        : the kernel (futex2 if present, else futex(2)) for
+ *                         32-bit, and any size a future kernel accepts; other
+ *                         sizes -EOPNOTSUPP (user space cannot see another
+ *                         process's waiters).
+ *   private 32-bit      : futex2, or futex(2) in legacy mode / on old kernels;
+ *                         a NUMA pair goes to the emulation when the kernel
+ *                         lacks FUTEX2_NUMA (legacy mode keeps it on futex(2),
+ *                         which hashes by address).
+ *   private 8/16/64-bit : the emulation, unless the kernel accepts the size.
+ *   F2SYNC_BACKEND=emulate sends every private word to the emulation. */
+#include <errno.h>
+#include <stddef.h>
+
+#include "futex2_impl.h"
+#include "../internal/atomic.h"
+#include "../internal/time.h"
+
+static enum f2_backend kernel_bk(void)
+{
+	return (f2_mode() == F2_MODE_LEGACY || !f2_kernel_has_futex2()) ? F2_BK_LEGACY
+	                                                               : F2_BK_FUTEX2;
+}
+
+static enum f2_backend route_shared(unsigned size)
+{
+	if (size == F2_SIZE_U32)
+		return kernel_bk();
+	if (f2_mode() != F2_MODE_LEGACY && f2_kernel_has_size(size))
+		return F2_BK_FUTEX2;
+	return F2_BK_NOTSUP;
+}
+
+static enum f2_backend route_private(unsigned size, unsigned flags)
+{
+	enum f2_mode m = f2_mode();
+
+	if (m == F2_MODE_EMULATE)
+		return F2_BK_EMU;
+	if (m == F2_MODE_LEGACY)
+		return size == F2_SIZE_U32 ? F2_BK_LEGACY : F2_BK_EMU;
+	if (!f2_kernel_has_futex2())
+		return size == F2_SIZE_U32 ? F2_BK_LEGACY : F2_BK_EMU;
+	if (!f2_kernel_has_size(size))
+		return F2_BK_EMU;
+	if ((flags & F2_NUMA) && !f2_kernel_has_numa())
+		return F2_BK_EMU;
+	return F2_BK_FUTEX2;
+}
+
+enum f2_backend f2_route(unsigned flags)
+{
+	unsigned size = flags & F2_SIZE_MASK;
+	enum f2_backend bk;
+
+	if (f2_mode() == F2_MODE_BAD)
+		return F2_BK_NOSYS;
+	bk = (flags & F2_PRIVATE) ? route_private(size, flags) : route_shared(size);
+	if (bk == F2_BK_EMU)
+		bk = F2_BK_NOTSUP; /* until the emulation backend is linked in (issue 3) */
+	return bk;
+}
+
+static int node_limit(enum f2_backend bk)
+{
+	(void)bk;
+	return f2_node_count_kernel();
+}
+
+int f2_node_valid(unsigned flags, int node)
+{
+	enum f2_backend bk = f2_route(flags | F2_NUMA);
+	if (bk == F2_BK_NOSYS || bk == F2_BK_NOTSUP)
+		return 0;
+	return node >= 0 && node < node_limit(bk);
+}
+
+uint64_t f2_word_load(const struct f2_word *w)
+{
+	/* relaxed: callers that need ordering use a fence or a lock around it. */
+	switch (w->size) {
+	case F2_SIZE_U8: return f2_load_relaxed((uint8_t *)w->addr);
+	case F2_SIZE_U16: return f2_load_relaxed((uint16_t *)w->addr);
+	case F2_SIZE_U32: return f2_load_relaxed((uint32_t *)w->addr);
+	default: return f2_load_relaxed((uint64_t *)w->addr);
+	}
+}
+
+static int fits(unsigned flags, uint64_t v)
+{
+	unsigned bits = 8u << (flags & F2_SIZE_MASK);
+	return bits == 64 || !(v >> bits);
+}
+
+/* Checks what needs no memory access: flag bits, NULL, alignment. */
+static int check_addr(const void *uaddr, unsigned flags)
+{
+	if (flags & ~(unsigned)F2_VALID_FLAGS)
+		return -EINVAL;
+	if (!uaddr)
+		return -EFAULT;
+	uintptr_t align = (uintptr_t)1 << (flags & F2_SIZE_MASK);
+	if (flags & F2_NUMA)
+		align <<= 1; /* a pair is aligned to twice the word size */
+	return ((uintptr_t)uaddr & (align - 1)) ? -EINVAL : 0;
+}
+
+/* Routes a checked word and resolves a NUMA pair's node. */
+static int bind(struct f2_word *w, void *uaddr, unsigned flags)
+{
+	w->addr = uaddr;
+	w->flags = flags;
+	w->size = flags & F2_SIZE_MASK;
+	w->node = -1;
+	w->bk = f2_route(flags);
+	if (w->bk == F2_BK_NOSYS)
+		return -ENOSYS;
+	if (w->bk == F2_BK_NOTSUP)
+		return -EOPNOTSUPP;
+	if (flags & F2_NUMA) {
+		int n = f2_node_resolve(uaddr, w->size, node_limit(w->bk));
+		if (n < 0)
+			return n;
+		w->node = n;
+	}
+	return 0;
+}
+
+int f2_futex_wait(void *uaddr, uint64_t val, uint64_t mask, unsigned flags,
+                  const struct timespec *abstime, clockid_t clockid)
+{
+	struct f2_word w;
+	int r;
+
+	if ((r = check_addr(uaddr, flags)))
+		return r;
+	if (!mask || !fits(flags, val) || !fits(flags, mask))
+		return -EINVAL;
+	if ((r = f2_deadline_check(abstime, clockid)))
+		return r;
+	if ((r = bind(&w, uaddr, flags)))
+		return r;
+	return f2_kernel_wait(&w, val, mask, abstime, clockid);
+}
+
+int f2_futex_wake(void *uaddr, uint64_t mask, int nr, unsigned flags)
+{
+	struct f2_word w;
+	int r;
+
+	if ((r = check_addr(uaddr, flags)))
+		return r;
+	if (!mask || !fits(flags, mask) || nr < 0)
+		return -EINVAL;
+	if ((r = bind(&w, uaddr, flags)))
+		return r;
+	if (nr == 0)
+		return 0;
+	return f2_kernel_wake(&w, mask, nr);
+}
+
+static int sat_add(int a, int b)
+{
+	return a > INT32_MAX - b ? INT32_MAX : a + b;
+}
+
+static int check_waitv(const struct f2_futex_waitv *v)
+{
+	int r;
+	if (v->reserved)
+		return -EINVAL;
+	if ((r = check_addr(v->uaddr, v->flags)))
+		return r;
+	return fits(v->flags, v->val) ? 0 : -EINVAL;
+}
+
+int f2_futex_requeue(const struct f2_futex_waitv from_to[2], int nr_wake, int nr_requeue)
+{
+	struct f2_word from, to;
+	int r;
+
+	if (!from_to)
+		return -EFAULT;
+	if (nr_wake < 0 || nr_requeue < 0)
+		return -EINVAL;
+	if ((r = check_waitv(&from_to[0])) || (r = check_waitv(&from_to[1])))
+		return r;
+	if ((r = bind(&from, from_to[0].uaddr, from_to[0].flags)) ||
+	    (r = bind(&to, from_to[1].uaddr, from_to[1].flags)))
+		return r;
+	uint64_t cmpval = from_to[0].val;
+	if (from.bk == to.bk)
+		return f2_kernel_requeue(&from, &to, cmpval, nr_wake, nr_requeue);
+	/* Different backends cannot move waiters: wake them instead. */
+	return f2_kernel_requeue(&from, &from, cmpval, sat_add(nr_wake, nr_requeue), 0);
+}
+
+int f2_futex_waitv(struct f2_futex_waitv *v, unsigned n, const struct timespec *abstime,
+                   clockid_t clockid)
+{
+	struct f2_word w[F2_WAITV_MAX];
+	uint64_t vals[F2_WAITV_MAX];
+	int r;
+
+	if (!v || n == 0 || n > F2_WAITV_MAX)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		if ((r = check_waitv(&v[i])))
+			return r;
+	if ((r = f2_deadline_check(abstime, clockid)))
+		return r;
+	for (unsigned i = 0; i < n; i++) {
+		if ((r = bind(&w[i], v[i].uaddr, v[i].flags)))
+			return r;
+		vals[i] = v[i].val;
+	}
+	return f2_kernel_waitv(w, vals, n, abstime, clockid);
+}
+
+const char *f2_futex_backend(unsigned flags)
+{
+	if (flags & ~(unsigned)F2_VALID_FLAGS)
+		return NULL;
+	switch (f2_route(flags)) {
+	case F2_BK_FUTEX2: return "futex2";
+	case F2_BK_LEGACY: return "legacy";
+	case F2_BK_EMU: return "emulated";
+	default: return NULL;
+	}
+}

@@ -1,0 +1,162 @@
+/* Header-bit locks: a lock in two bits of a word the caller owns.
+ *
+ * Bits (L = 1 << lock_bit, W = 1 << wait_bit); all other bits are foreign:
+ *   L=0 W=0   free
+ *   L=1 W=0   held, nobody parked: unlock clears L and wakes nobody
+ *   L=1 W=1   held, waiters may be parked: unlock clears both and wakes one
+ *   L=0 W=1   never left behind: unlock clears W together with L
+ * lock:   CAS (x & ~L) -> x | L; else spin; else CAS x -> x | W and park on the
+ *         whole word's current value with mask L. A woken waiter takes the lock
+ *         as L|W, since others may still be parked behind it.
+ * unlock: CAS x -> x & ~(L|W) (release); if W was set, wake one waiter of L.
+ * A change of a foreign bit between the load and the park makes the wait
+ * return -EAGAIN: the waiter reloads, so no wakeup is lost. The wake mask L
+ * keeps locks that share a word from waking each other's waiters. */
+#include <errno.h>
+
+#include "f2sync/futex2.h"
+#include "f2sync/runtime.h"
+#include "sync_impl.h"
+#include "../internal/atomic.h"
+#include "../internal/time.h"
+
+struct bits {
+	void *word;
+	unsigned flags;
+	uint64_t l, w;
+};
+
+static int bits_init(struct bits *b, void *word, unsigned size, unsigned lock_bit,
+                     unsigned wait_bit)
+{
+	if (!word || size > F2_SIZE_U64)
+		return EINVAL;
+	unsigned nbits = 8u << size;
+	if (lock_bit >= nbits || wait_bit >= nbits || lock_bit == wait_bit)
+		return EINVAL;
+	if ((uintptr_t)word & ((1u << size) - 1))
+		return EINVAL;
+	*b = (struct bits){ word, size | F2_PRIVATE, 1ull << lock_bit, 1ull << wait_bit };
+	return 0;
+}
+
+static uint64_t load(const struct bits *b)
+{
+	/* relaxed: only a guess for the CAS below, which orders. */
+	switch (b->flags & F2_SIZE_MASK) {
+	case F2_SIZE_U8: return f2_load_relaxed((uint8_t *)b->word);
+	case F2_SIZE_U16: return f2_load_relaxed((uint16_t *)b->word);
+	case F2_SIZE_U32: return f2_load_relaxed((uint32_t *)b->word);
+	default: return f2_load_relaxed((uint64_t *)b->word);
+	}
+}
+
+/* CAS with acq_rel: acquire when taking the lock (pairs with the release of
+ * the unlock CAS), release when dropping it (pairs with the acquire of the
+ * next lock CAS). */
+static int cas(const struct bits *b, uint64_t *old, uint64_t new)
+{
+	switch (b->flags & F2_SIZE_MASK) {
+	case F2_SIZE_U8: {
+		uint8_t e = (uint8_t)*old;
+		int ok = f2_cas_acq_rel((uint8_t *)b->word, &e, (uint8_t)new);
+		*old = e;
+		return ok;
+	}
+	case F2_SIZE_U16: {
+		uint16_t e = (uint16_t)*old;
+		int ok = f2_cas_acq_rel((uint16_t *)b->word, &e, (uint16_t)new);
+		*old = e;
+		return ok;
+	}
+	case F2_SIZE_U32: {
+		uint32_t e = (uint32_t)*old;
+		int ok = f2_cas_acq_rel((uint32_t *)b->word, &e, (uint32_t)new);
+		*old = e;
+		return ok;
+	}
+	default:
+		return f2_cas_acq_rel((uint64_t *)b->word, old, new);
+	}
+}
+
+/* One attempt to take L, setting extra bits with it; 0 or EBUSY. */
+static int try_take(const struct bits *b, uint64_t extra)
+{
+	uint64_t x = load(b);
+	while (!(x & b->l))
+		if (cas(b, &x, x | b->l | extra))
+			return 0;
+	return EBUSY;
+}
+
+static int lock_slow(const struct bits *b, const struct timespec *abs, clockid_t clk)
+{
+	for (unsigned i = f2_tuning()->spin; i; i--) {
+		if (!try_take(b, 0))
+			return 0;
+		f2_cpu_relax();
+	}
+	for (;;) {
+		uint64_t x = load(b);
+		if (!(x & b->l)) {
+			if (cas(b, &x, x | b->l | b->w))
+				return 0;
+			continue;
+		}
+		if (!(x & b->w) && !cas(b, &x, x | b->w))
+			continue;
+		int r = f2_park(b->word, x | b->w, b->l, b->flags, abs, clk);
+		if (r == -ETIMEDOUT)
+			return ETIMEDOUT;
+		if (r && r != -EAGAIN)
+			return -r;
+	}
+}
+
+int f2_bitlock_trylock(void *word, unsigned size, unsigned lock_bit, unsigned wait_bit)
+{
+	struct bits b;
+	int r = bits_init(&b, word, size, lock_bit, wait_bit);
+	return r ? r : try_take(&b, 0);
+}
+
+int f2_bitlock_lock(void *word, unsigned size, unsigned lock_bit, unsigned wait_bit)
+{
+	struct bits b;
+	int r = bits_init(&b, word, size, lock_bit, wait_bit);
+	if (r || !try_take(&b, 0))
+		return r;
+	return lock_slow(&b, NULL, CLOCK_MONOTONIC);
+}
+
+int f2_bitlock_timedlock(void *word, unsigned size, unsigned lock_bit, unsigned wait_bit,
+                         const struct timespec *abstime, clockid_t clock)
+{
+	struct bits b;
+	int r = bits_init(&b, word, size, lock_bit, wait_bit);
+	if (r)
+		return r;
+	if (!abstime || f2_deadline_check(abstime, clock))
+		return EINVAL;
+	if (!try_take(&b, 0))
+		return 0;
+	return lock_slow(&b, abstime, clock);
+}
+
+int f2_bitlock_unlock(void *word, unsigned size, unsigned lock_bit, unsigned wait_bit)
+{
+	struct bits b;
+	int r = bits_init(&b, word, size, lock_bit, wait_bit);
+	if (r)
+		return r;
+	uint64_t x = load(&b);
+	do {
+		if (!(x & b.l))
+			return EPERM;
+	} while (!cas(&b, &x, x & ~(b.l | b.w)));
+	/* The word may be freed from here on: the wake only hashes its address. */
+	if (x & b.w)
+		f2_futex_wake(word, b.l, 1, b.flags);
+	return 0;
+}

@@ -1,0 +1,50 @@
+/* The one place where the sync layer parks a thread: it runs the embedding
+ * runtime's park hooks (runtime.h) around the futex wait, so a language
+ * runtime can drop its global lock or tell its scheduler. Never on a fast
+ * path: only a thread that is about to sleep comes here.
+ *
+ * Hooks are published as one immutable record through an atomic pointer, so
+ * a parking thread always sees a matching (before, after, arg) triple. A
+ * replaced record is never freed (a late parker may still hold it); hooks are
+ * set a handful of times per process, so that costs a few bytes. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "f2sync/runtime.h"
+#include "sync_impl.h"
+#include "../internal/atomic.h"
+
+struct hooks {
+	f2_park_hook_fn before;
+	f2_park_hook_fn after;
+	void *arg;
+};
+
+static struct hooks *current;
+
+int f2_set_park_hooks(f2_park_hook_fn before, f2_park_hook_fn after, void *arg)
+{
+	struct hooks *h = NULL;
+	if (before || after) {
+		h = malloc(sizeof *h);
+		if (!h)
+			return ENOMEM;
+		*h = (struct hooks){ before, after, arg };
+	}
+	/* release: pairs with the acquire in f2_park, publishing *h. */
+	f2_store_release(&current, h);
+	return 0;
+}
+
+int f2_park(void *addr, uint64_t val, uint64_t mask, unsigned flags,
+            const struct timespec *abs, clockid_t clk)
+{
+	/* acquire: pairs with the release in f2_set_park_hooks. */
+	struct hooks *h = f2_load_acquire(&current);
+	if (h && h->before)
+		h->before(h->arg);
+	int r = f2_futex_wait(addr, val, mask, flags, abs, clk);
+	if (h && h->after)
+		h->after(h->arg);
+	return r;
+}
