@@ -1,0 +1,173 @@
+/* Slow paths of the mutex protocol (states and transitions: mutex_impl.h),
+ * shared by the 32-bit f2_mutex_t and the 8-bit f2_mutex8_t.
+ *
+ * Unlock of an unlocked mutex: without an owner field the check only sees
+ * the word. Unlocking a mutex that nobody holds is EPERM; unlocking one that
+ * another thread holds cannot be told apart from a correct unlock (as with
+ * glibc's PTHREAD_MUTEX_NORMAL) and releases it.
+ *
+ * Timed lock validates the deadline and clock up front, even when the mutex is
+ * free (glibc only checks them when it must block): the same bad argument
+ * gives the same EINVAL whatever the timing. A waiter whose deadline passes
+ * still takes the mutex if it finds it free on the way out.
+ */
+#include <errno.h>
+#include <sched.h>
+
+#include "mutex_impl.h"
+#include "../internal/time.h"
+
+/* Turns claimed by a starving waiter (read by the tests). */
+f2_hidden uint64_t f2_mx_handoffs;
+
+struct mx_waiter {
+	void *w;
+	unsigned size;
+	unsigned flags;                 /* futex flags of the pair */
+	const struct timespec *abs;     /* NULL: no deadline */
+	clockid_t clk;
+	uint64_t t0;                    /* CLOCK_MONOTONIC ns when it began to wait */
+	int starving;                   /* owns the STARVE bit */
+};
+
+static unsigned fetch_and_release(void *w, unsigned size, unsigned mask)
+{
+	/* release: pairs with the acquire CAS of the next owner */
+	if (size == F2_SIZE_U8)
+		return f2_and_release((uint8_t *)w, (uint8_t)mask);
+	/* release: pairs with the acquire CAS of the next owner */
+	return f2_and_release((uint32_t *)w, mask);
+}
+
+/* Bounded spinning while the owner runs and nobody is parked yet. */
+static int spin_acquire(void *w, unsigned size, unsigned take)
+{
+	unsigned n = f2_load_relaxed(&f2_tuning()->spin); /* knob: see tuning.c */
+
+	for (unsigned i = 0; i < n; i++) {
+		unsigned v = f2_mx_load(w, size);
+		if (v == F2_MX_UNLOCKED) {
+			if (f2_mx_cas_acquire(w, size, &v, take))
+				return 0;
+		} else if (v & (F2_MX_PARKED | F2_MX_STARVE)) {
+			break; /* queue behind the parked ones */
+		}
+		f2_cpu_relax();
+	}
+	return -1;
+}
+
+static int waited_too_long(const struct mx_waiter *me)
+{
+	uint64_t limit = f2_load_relaxed(&f2_tuning()->handoff_ns); /* knob: see tuning.c */
+	return f2_now_ns(CLOCK_MONOTONIC) - me->t0 >= limit;
+}
+
+/* Sleeps while the word is v. Returns 0, -EAGAIN, -EINTR or -ETIMEDOUT.
+ * If no backend can park this word (a forced backend the kernel lacks, a size
+ * nobody serves), it yields instead: slower, never wrong. */
+static int park(const struct mx_waiter *me, unsigned v)
+{
+	unsigned mask = me->starving ? F2_MX_WAIT_STARVING : F2_MX_WAIT_NORMAL;
+	int r = f2_futex_wait(me->w, v, mask, me->flags, me->abs, me->clk);
+
+	if (r == 0 || r == -EAGAIN || r == -EINTR || r == -ETIMEDOUT)
+		return r;
+	if (me->abs && f2_deadline_passed(me->abs, me->clk))
+		return -ETIMEDOUT;
+	sched_yield();
+	return 0;
+}
+
+/* The deadline passed: take the mutex if it is free for us, else make sure
+ * no turn stays reserved for us and the parked ones still get woken. */
+static int give_up(struct mx_waiter *me)
+{
+	unsigned v = f2_mx_load(me->w, me->size);
+
+	for (;;) {
+		int mine = me->starving ? v == F2_MX_STARVE : !(v & (F2_MX_HELD | F2_MX_STARVE));
+		if (mine) {
+			if (f2_mx_cas_acquire(me->w, me->size, &v, F2_MX_HELD | F2_MX_PARKED))
+				return 0;
+			continue;
+		}
+		unsigned want = (v & F2_MX_HELD) ? (v | F2_MX_PARKED) : v;
+		if (me->starving)
+			want &= ~F2_MX_STARVE;
+		if (want == v || f2_mx_cas_relaxed(me->w, me->size, &v, want))
+			return ETIMEDOUT;
+	}
+}
+
+/* One round of the wait loop: returns 1 when the mutex is ours, 0 when the
+ * word changed under us (reload), else parks and returns park()'s result. */
+static int lock_round(struct mx_waiter *me, unsigned v)
+{
+	if (me->starving) {
+		if (v == F2_MX_STARVE) {
+			if (!f2_mx_cas_acquire(me->w, me->size, &v, F2_MX_HELD | F2_MX_PARKED))
+				return 0;
+			f2_add_relaxed(&f2_mx_handoffs, 1); /* statistics only */
+			return 1;
+		}
+	} else if (!(v & (F2_MX_HELD | F2_MX_STARVE))) {
+		return f2_mx_cas_acquire(me->w, me->size, &v, F2_MX_HELD | F2_MX_PARKED);
+	} else if ((v & F2_MX_HELD) && !(v & F2_MX_STARVE) && waited_too_long(me)) {
+		unsigned want = v | F2_MX_PARKED | F2_MX_STARVE;
+		if (!f2_mx_cas_relaxed(me->w, me->size, &v, want))
+			return 0;
+		me->starving = 1;
+		v = want;
+	} else if ((v & F2_MX_HELD) && !(v & F2_MX_PARKED)) {
+		if (!f2_mx_cas_relaxed(me->w, me->size, &v, v | F2_MX_PARKED))
+			return 0;
+		v |= F2_MX_PARKED;
+	}
+	return park(me, v);
+}
+
+int f2_mx_lock_slow(void *w, unsigned size, const struct timespec *abs, clockid_t clk,
+                    int contended)
+{
+	struct mx_waiter me = { w, size, 0, abs, clk, 0, 0 };
+	int r;
+
+	if (spin_acquire(w, size, contended ? F2_MX_HELD | F2_MX_PARKED : F2_MX_HELD) == 0)
+		return 0;
+	me.flags = f2_pair_flags(w, size);
+	me.t0 = f2_now_ns(CLOCK_MONOTONIC);
+	while ((r = lock_round(&me, f2_mx_load(w, size))) != 1)
+		if (r == -ETIMEDOUT)
+			return give_up(&me);
+	return 0;
+}
+
+int f2_mx_timedlock(void *w, unsigned size, const struct timespec *abs, clockid_t clk)
+{
+	unsigned v = F2_MX_UNLOCKED;
+
+	if (!abs || f2_deadline_check(abs, clk))
+		return EINVAL;
+	if (f2_mx_cas_acquire(w, size, &v, F2_MX_HELD))
+		return 0;
+	return f2_mx_lock_slow(w, size, abs, clk, 0);
+}
+
+int f2_mx_unlock_slow(void *w, unsigned size)
+{
+	/* The flags are derived before the release: after it, the mutex may be
+	 * locked, unlocked and freed by another thread. */
+	unsigned flags = f2_pair_flags(w, size);
+	unsigned old = fetch_and_release(w, size, F2_MX_STARVE);
+
+	if (!(old & F2_MX_HELD))
+		return EPERM; /* the AND changed nothing: 0 and STARVE stay as they are */
+	/* Self-synchronised destruction: from here on only the futex wake on the
+	 * address, which is harmless if the memory is gone. */
+	if (old & F2_MX_STARVE)
+		f2_futex_wake(w, F2_MX_WAIT_STARVING, 1, flags);
+	else if (old & F2_MX_PARKED)
+		f2_futex_wake(w, F2_MX_WAKE_ANY, 1, flags);
+	return 0;
+}

@@ -1,0 +1,436 @@
+/* f2_mutex_t and f2_mutex8_t: every test runs on both widths (loop index 0:
+ * the 32-bit mutex, 1: the 2-byte one) through one table of operations. */
+#include <check.h>
+#include <signal.h>
+
+#include "f2sync/mutex.h"
+#include "sync/sync_impl.h"
+#include "unit/sync_test.h"
+
+struct mx_ops {
+	const char *name;
+	size_t size, align;
+	unsigned flags; /* futex flags of its word */
+	int (*lock)(void *);
+	int (*trylock)(void *);
+	int (*unlock)(void *);
+	int (*timedlock)(void *, const struct timespec *, clockid_t);
+};
+
+static int l32(void *m) { return f2_mutex_lock(m); }
+static int t32(void *m) { return f2_mutex_trylock(m); }
+static int u32(void *m) { return f2_mutex_unlock(m); }
+static int tl32(void *m, const struct timespec *a, clockid_t c) { return f2_mutex_timedlock(m, a, c); }
+static int l8(void *m) { return f2_mutex8_lock(m); }
+static int t8(void *m) { return f2_mutex8_trylock(m); }
+static int u8(void *m) { return f2_mutex8_unlock(m); }
+static int tl8(void *m, const struct timespec *a, clockid_t c) { return f2_mutex8_timedlock(m, a, c); }
+
+static const struct mx_ops OPS[2] = {
+	{ "f2_mutex_t", sizeof(f2_mutex_t), _Alignof(f2_mutex_t), F2_SIZE_U32 | F2_PRIVATE, l32, t32, u32, tl32 },
+	{ "f2_mutex8_t", sizeof(f2_mutex8_t), _Alignof(f2_mutex8_t), F2_SIZE_U8 | F2_PRIVATE, l8, t8, u8, tl8 },
+};
+
+/* A mutex of the given kind, set to its initializer (node -1). */
+static void *mx_new(const struct mx_ops *o)
+{
+	void *m = aligned_alloc(16, 16);
+	ck_assert_ptr_nonnull(m);
+	memset(m, 0, 16);
+	if (o->size == 8)
+		*(f2_mutex_t *)m = (f2_mutex_t)F2_MUTEX_INITIALIZER;
+	else
+		*(f2_mutex8_t *)m = (f2_mutex8_t)F2_MUTEX8_INITIALIZER;
+	return m;
+}
+
+START_TEST(sizes)
+{
+	ck_assert_uint_eq(sizeof(f2_mutex_t), 8);
+	ck_assert_uint_eq(sizeof(f2_mutex8_t), 2);
+	ck_assert_uint_eq(_Alignof(f2_mutex_t), 8);
+	ck_assert_uint_eq(_Alignof(f2_mutex8_t), 2);
+}
+END_TEST
+
+START_TEST(basic_semantics)
+{
+	const struct mx_ops *o = &OPS[_i];
+	void *m = mx_new(o);
+	ck_assert_int_eq(o->unlock(m), EPERM);        /* never locked */
+	ck_assert_int_eq(o->lock(m), 0);
+	ck_assert_int_eq(o->trylock(m), EBUSY);
+	ck_assert_int_eq(o->unlock(m), 0);
+	ck_assert_int_eq(o->unlock(m), EPERM);        /* unlocked twice */
+	ck_assert_int_eq(o->trylock(m), 0);
+	ck_assert_int_eq(o->trylock(m), EBUSY);
+	ck_assert_int_eq(o->unlock(m), 0);
+	struct timespec past = { 0, 0 };
+	ck_assert_int_eq(o->timedlock(m, &past, CLOCK_MONOTONIC), 0); /* free: no timeout */
+	ck_assert_int_eq(o->unlock(m), 0);
+	free(m);
+}
+END_TEST
+
+START_TEST(zero_memory_is_unlocked)
+{
+	const struct mx_ops *o = &OPS[_i];
+	void *m = aligned_alloc(16, 16);
+	memset(m, 0, 16);
+	ck_assert_int_eq(o->trylock(m), 0);
+	ck_assert_int_eq(o->unlock(m), 0);
+	free(m);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+	const struct mx_ops *o = &OPS[_i];
+	void *m = mx_new(o);
+	char *odd = (char *)m + 1;
+	struct timespec ok = deadline_in(CLOCK_MONOTONIC, 1000000);
+	struct timespec bad[] = { { 0, -1 }, { 0, 1000000000L }, { -1, 0 } };
+
+	ck_assert_int_eq(o->lock(NULL), EINVAL);
+	ck_assert_int_eq(o->trylock(NULL), EINVAL);
+	ck_assert_int_eq(o->unlock(NULL), EINVAL);
+	ck_assert_int_eq(o->timedlock(NULL, &ok, CLOCK_MONOTONIC), EINVAL);
+	ck_assert_int_eq(o->lock(odd), EINVAL);
+	ck_assert_int_eq(o->trylock(odd), EINVAL);
+	ck_assert_int_eq(o->unlock(odd), EINVAL);
+	ck_assert_int_eq(o->timedlock(odd, &ok, CLOCK_MONOTONIC), EINVAL);
+	/* Deadline arguments are checked up front, free or held. */
+	for (int held = 0; held < 2; held++) {
+		ck_assert_int_eq(o->timedlock(m, NULL, CLOCK_MONOTONIC), EINVAL);
+		ck_assert_int_eq(o->timedlock(m, &ok, CLOCK_PROCESS_CPUTIME_ID), EINVAL);
+		ck_assert_int_eq(o->timedlock(m, &ok, (clockid_t)-1), EINVAL);
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			ck_assert_int_eq(o->timedlock(m, &bad[i], CLOCK_REALTIME), EINVAL);
+		if (!held)
+			ck_assert_int_eq(o->lock(m), 0);
+	}
+	ck_assert_int_eq(o->unlock(m), 0);
+	ck_assert_int_eq(o->trylock(m), 0); /* the failed calls left it unlocked */
+	ck_assert_int_eq(o->unlock(m), 0);
+	free(m);
+}
+END_TEST
+
+/* ETIMEDOUT on a held mutex: at once for a past deadline, and never before a
+ * future one, on both clocks. */
+START_TEST(timedlock_deadlines)
+{
+	const struct mx_ops *o = &OPS[_i];
+	clockid_t clocks[] = { CLOCK_MONOTONIC, CLOCK_REALTIME };
+	void *m = mx_new(o);
+
+	ck_assert_int_eq(o->lock(m), 0);
+	for (int c = 0; c < 2; c++) {
+		struct timespec past = deadline_in(clocks[c], -1000000);
+		struct timespec zero = { 0, 0 };
+		ck_assert_int_eq(o->timedlock(m, &past, clocks[c]), ETIMEDOUT);
+		ck_assert_int_eq(o->timedlock(m, &zero, clocks[c]), ETIMEDOUT);
+		for (int i = 0; i < 5; i++) {
+			struct timespec soon = deadline_in(clocks[c], 2000000 * (i + 1));
+			ck_assert_int_eq(o->timedlock(m, &soon, clocks[c]), ETIMEDOUT);
+			ck_assert(ts_reached(&soon, clocks[c]));
+		}
+	}
+	ck_assert_int_eq(o->trylock(m), EBUSY); /* still ours */
+	ck_assert_int_eq(o->unlock(m), 0);
+	free(m);
+}
+END_TEST
+
+struct holder {
+	const struct mx_ops *o;
+	void *m;
+	pid_t tid;
+	int rc;
+	int locked;
+};
+
+static void *timed_locker(void *arg)
+{
+	struct holder *h = arg;
+	struct timespec far = deadline_in(CLOCK_REALTIME, 60LL * 1000000000LL);
+	__atomic_store_n(&h->tid, test_gettid(), __ATOMIC_SEQ_CST);
+	h->rc = h->o->timedlock(h->m, &far, CLOCK_REALTIME);
+	if (h->rc == 0)
+		h->rc = h->o->unlock(h->m);
+	return NULL;
+}
+
+/* A timed waiter gets the mutex when it is released before its deadline. */
+START_TEST(timedlock_acquires_after_release)
+{
+	const struct mx_ops *o = &OPS[_i];
+	struct holder h = { o, mx_new(o), 0, -1, 0 };
+	pthread_t t;
+
+	ck_assert_int_eq(o->lock(h.m), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, timed_locker, &h), 0);
+	while (!__atomic_load_n(&h.tid, __ATOMIC_SEQ_CST))
+		sched_yield();
+	wait_parked(h.tid, o->flags);
+	ck_assert_int_eq(o->unlock(h.m), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(h.rc, 0);
+	ck_assert_int_eq(o->trylock(h.m), 0);
+	ck_assert_int_eq(o->unlock(h.m), 0);
+	free(h.m);
+}
+END_TEST
+
+/* Counting under contention: more threads than cores, no lost update. */
+struct counter {
+	const struct mx_ops *o;
+	void *m;
+	long iters;
+	long value;
+};
+
+static void *count_loop(void *arg)
+{
+	struct counter *c = arg;
+	for (long i = 0; i < c->iters; i++) {
+		if (i % 3 == 2) {
+			while (c->o->trylock(c->m) == EBUSY)
+				sched_yield();
+		} else {
+			ck_assert_int_eq(c->o->lock(c->m), 0);
+		}
+		c->value++;
+		ck_assert_int_eq(c->o->unlock(c->m), 0);
+	}
+	return NULL;
+}
+
+START_TEST(contention_no_lost_update)
+{
+	const struct mx_ops *o = &OPS[_i];
+	struct counter c = { o, mx_new(o), 20000, 0 };
+	pthread_t t[8];
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, count_loop, &c), 0);
+	for (int i = 0; i < 8; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(c.value, 8 * 20000);
+	free(c.m);
+}
+END_TEST
+
+/* Fairness: 64 threads share the mutex until 64 * PER acquisitions are done.
+ * Every 8th holder sleeps inside its critical section, so the run spans many
+ * scheduler time slices, the mutex stays contended and parked waiters depend
+ * on being woken and on the hand-off to get in. Without it a barging thread keeps the mutex for most of its time slice;
+ * with it nobody starves: the least served thread gets at least 1/50 of what
+ * the most served gets. */
+#define FAIR_THREADS 64
+#define FAIR_PER 100
+
+struct fair {
+	const struct mx_ops *o;
+	void *m;
+	int arrived;
+	long total;
+	long count[FAIR_THREADS];
+};
+
+struct fair_arg {
+	struct fair *f;
+	int idx;
+};
+
+static void *fair_loop(void *arg)
+{
+	struct fair_arg *a = arg;
+	struct fair *f = a->f;
+	/* Start together, and only once every thread has run: a thread that
+	 * was never scheduled is not starved by the mutex. */
+	__atomic_add_fetch(&f->arrived, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&f->arrived, __ATOMIC_SEQ_CST) < FAIR_THREADS)
+		sched_yield();
+	for (;;) {
+		ck_assert_int_eq(f->o->lock(f->m), 0);
+		if (f->total == FAIR_THREADS * FAIR_PER) {
+			f->o->unlock(f->m);
+			return NULL;
+		}
+		f->total++;
+		f->count[a->idx]++;
+		if (f->total % 8 == 0) {
+			/* block while holding it: the others run, find it held and park */
+			struct timespec pause = { 0, 50000 };
+			nanosleep(&pause, NULL);
+		}
+		ck_assert_int_eq(f->o->unlock(f->m), 0);
+	}
+}
+
+START_TEST(fairness_64_threads)
+{
+	const struct mx_ops *o = &OPS[_i];
+	static struct fair f;
+	struct fair_arg args[FAIR_THREADS];
+	pthread_t t[FAIR_THREADS];
+	uint64_t h0 = stat_read(&f2_mx_handoffs);
+	long mn = -1, mx = 0;
+
+	memset(&f, 0, sizeof(f));
+	f.o = o;
+	f.m = mx_new(o);
+	for (int i = 0; i < FAIR_THREADS; i++) {
+		args[i] = (struct fair_arg){ &f, i };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, fair_loop, &args[i]), 0);
+	}
+	for (int i = 0; i < FAIR_THREADS; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < FAIR_THREADS; i++) {
+		mn = (mn < 0 || f.count[i] < mn) ? f.count[i] : mn;
+		mx = f.count[i] > mx ? f.count[i] : mx;
+	}
+	fprintf(stderr, "%s fairness: min %ld max %ld, %llu hand-offs\n", o->name, mn, mx,
+	        (unsigned long long)(stat_read(&f2_mx_handoffs) - h0));
+	ck_assert_int_eq(f.total, FAIR_THREADS * FAIR_PER);
+	ck_assert_int_ge(mn, 1);
+	ck_assert_int_le(mx, 50 * mn);
+	free(f.m);
+}
+END_TEST
+
+/* With a zero hand-off delay every waiter that finds the mutex held after a
+ * wakeup claims the next turn: the hand-off path itself must be exercised and
+ * must neither lose the mutex nor a waiter. */
+START_TEST(handoff_path)
+{
+	const struct mx_ops *o = &OPS[_i];
+	const struct f2_tuning *cur = f2_tuning();
+	struct f2_tuning fifo = { cur->spin, 0, cur->requeue };
+	uint64_t h0 = stat_read(&f2_mx_handoffs);
+	struct counter c = { o, mx_new(o), 5000, 0 };
+	pthread_t t[8];
+
+	ck_assert_int_eq(f2_tuning_set(&fifo), 0);
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, count_loop, &c), 0);
+	for (int i = 0; i < 8; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(c.value, 8 * 5000);
+	ck_assert_uint_gt(stat_read(&f2_mx_handoffs), h0);
+	free(c.m);
+}
+END_TEST
+
+START_TEST(tuning_setter_rejects_bad_values)
+{
+	struct f2_tuning bad_spin = { 2000000, 1000, 1 }, bad_rq = { 10, 1000, 2 };
+	const struct f2_tuning *t = f2_tuning();
+	unsigned spin = t->spin;
+	ck_assert_int_eq(f2_tuning_set(NULL), EINVAL);
+	ck_assert_int_eq(f2_tuning_set(&bad_spin), EINVAL);
+	ck_assert_int_eq(f2_tuning_set(&bad_rq), EINVAL);
+	ck_assert_uint_eq(f2_tuning()->spin, spin);
+}
+END_TEST
+
+/* Self-synchronised destruction: the thread that takes the mutex after our
+ * unlock frees it at once, while our unlock may still be on its way out. */
+static void *lock_unlock_free(void *arg)
+{
+	struct holder *h = arg;
+	__atomic_store_n(&h->tid, test_gettid(), __ATOMIC_SEQ_CST);
+	h->rc = h->o->lock(h->m);
+	if (h->rc == 0)
+		h->rc = h->o->unlock(h->m);
+	free(h->m);
+	return NULL;
+}
+
+START_TEST(free_right_after_unlock)
+{
+	const struct mx_ops *o = &OPS[_i];
+	for (int i = 0; i < 300; i++) {
+		struct holder h = { o, mx_new(o), 0, -1, 0 };
+		pthread_t t;
+		ck_assert_int_eq(o->lock(h.m), 0);
+		ck_assert_int_eq(pthread_create(&t, NULL, lock_unlock_free, &h), 0);
+		if (i % 2) { /* half the time, make sure it parked */
+			while (!__atomic_load_n(&h.tid, __ATOMIC_SEQ_CST))
+				sched_yield();
+			wait_parked(h.tid, o->flags);
+		}
+		ck_assert_int_eq(o->unlock(h.m), 0);
+		pthread_join(t, NULL);
+		ck_assert_int_eq(h.rc, 0);
+	}
+}
+END_TEST
+
+/* Signals delivered to a parked locker change nothing. */
+static int handled;
+static void on_usr1(int sig)
+{
+	(void)sig;
+	__atomic_add_fetch(&handled, 1, __ATOMIC_SEQ_CST);
+}
+
+START_TEST(signals_to_a_waiter)
+{
+	const struct mx_ops *o = &OPS[_i];
+	struct holder h = { o, mx_new(o), 0, -1, 0 };
+	struct sigaction sa;
+	pthread_t t;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL); /* no SA_RESTART: the waits see EINTR */
+	ck_assert_int_eq(o->lock(h.m), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, timed_locker, &h), 0);
+	while (!__atomic_load_n(&h.tid, __ATOMIC_SEQ_CST))
+		sched_yield();
+	for (int i = 0; i < 20; i++) {
+		wait_parked(h.tid, o->flags);
+		int before = __atomic_load_n(&handled, __ATOMIC_SEQ_CST);
+		pthread_kill(t, SIGUSR1);
+		while (__atomic_load_n(&handled, __ATOMIC_SEQ_CST) == before)
+			usleep(100);
+	}
+	ck_assert_int_eq(h.rc, -1); /* still waiting */
+	ck_assert_int_eq(o->unlock(h.m), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(h.rc, 0);
+	free(h.m);
+}
+END_TEST
+
+static Suite *mutex_suite(void)
+{
+	Suite *s = suite_create("mutex");
+	TCase *tc = tcase_create("semantics");
+	tcase_add_test(tc, sizes);
+	tcase_add_loop_test(tc, basic_semantics, 0, 2);
+	tcase_add_loop_test(tc, zero_memory_is_unlocked, 0, 2);
+	tcase_add_loop_test(tc, bad_arguments, 0, 2);
+	tcase_add_loop_test(tc, timedlock_deadlines, 0, 2);
+	tcase_add_loop_test(tc, timedlock_acquires_after_release, 0, 2);
+	tcase_add_test(tc, tuning_setter_rejects_bad_values);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("threads");
+	tcase_add_loop_test(tc, contention_no_lost_update, 0, 2);
+	tcase_add_loop_test(tc, fairness_64_threads, 0, 2);
+	tcase_add_loop_test(tc, handoff_path, 0, 2);
+	tcase_add_loop_test(tc, free_right_after_unlock, 0, 2);
+	tcase_add_loop_test(tc, signals_to_a_waiter, 0, 2);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(mutex_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
