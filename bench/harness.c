@@ -277,10 +277,10 @@ int f2b_run_child(const char *wl, const char *impl, const char *label, const cha
 	char line[512];
 	while (in && fgets(line, sizeof line, in)) {
 		line[strcspn(line, "\n")] = 0;
-		char *save, *tok[12];
+		char *rest = line, *tok[12];
 		int nt = 0;
-		for (char *t = strtok_r(line, "\t", &save); t && nt < 12; t = strtok_r(NULL, "\t", &save))
-			tok[nt++] = t;
+		while (rest && nt < 12) /* strsep keeps the empty fields (params "") */
+			tok[nt++] = strsep(&rest, "\t");
 		if (nt == 2 && !strcmp(tok[0], "NOTE")) {
 			f2b_note("%s (%s=%s)", tok[1], envvar, envval);
 		} else if (nt == 12 && !strcmp(tok[0], "ROW")) {

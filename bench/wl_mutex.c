@@ -2,6 +2,7 @@
  * lock with critical / non-critical sections of given lengths.
  * Checks: the shared counter, incremented only under the lock, equals the sum
  * of the per-thread acquisition counts (no lost update, no double entry). */
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,7 +126,7 @@ static struct cont_sample cont_run(const struct f2b_impl *im, int T)
 	}
 	out.ops = sum;
 	out.ops_per_s = (double)sum * 1e9 / (double)(t1 - t0);
-	out.max_over_min = mn > 0 ? (double)mx / (double)mn : 1e9; /* a starved thread */
+	out.max_over_min = mn > 0 ? (double)mx / (double)mn : INFINITY; /* a starved thread */
 	out.csw_per_op = sum ? (double)(c1 - c0) / (double)sum : 0;
 	if (im->mdestroy)
 		im->mdestroy(sh.m);
