@@ -75,7 +75,9 @@ static void *locker(void *arg)
 static void *flipper(void *arg)
 {
 	struct bitjob *j = arg;
-	while (!__atomic_load_n(j->stop, __ATOMIC_ACQUIRE)) {
+	for (unsigned n = 0; !__atomic_load_n(j->stop, __ATOMIC_ACQUIRE); n++) {
+		if ((n & 15) == 15)
+			sched_yield(); /* on a 2-core box, leave the lockers some CPU */
 		if (fetch_or(&word, j->size, j->foreign_bit) & j->foreign_bit)
 			j->errors++;
 		if (!(fetch_and(&word, j->size, ~j->foreign_bit) & j->foreign_bit))
