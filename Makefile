@@ -1,6 +1,6 @@
 # Thin wrapper: the README's two commands. Each installs what a fresh Debian 12
 # machine lacks, configures and builds, then runs.
-DEPS       := cmake make gcc g++ pkg-config libnuma-dev libhwloc-dev check
+DEPS       := cmake make gcc g++ pkg-config libnuma-dev libhwloc-dev check scdoc
 DEMO_DEPS  := libnsync-dev gnuplot-nox
 TEST_DEPS  := python3 sysbench
 JOBS       := $(shell nproc)
