@@ -6,9 +6,8 @@
  * that every later waiter and waker reads the same node.
  *
  * The calling thread's node (f2_place_node):
- *   0. F2SYNC_NUMA=off wins over everything: no node (-1), no F2_NUMA;
- *      else the thread's own override (f2_thread_set_node, runtime.h) if set;
- *   1. F2SYNC_NUMA=<n>: node n for every thread; F2SYNC_NUMA=auto (default):
+ *   1. F2SYNC_NUMA=off: no node (-1), words are used without F2_NUMA;
+ *      a node set with f2_thread_set_node() (runtime.h) for this thread;
  *      F2SYNC_NUMA=<n>: node n for every thread; F2SYNC_NUMA=auto (default):
  *   2. with hwloc: the node of the thread's CPU affinity mask if all of its
  *      CPUs lie in one node, else the node of the CPU it runs on now;
@@ -53,9 +52,8 @@ static struct {
 
 static pthread_once_t place_once = PTHREAD_ONCE_INIT;
 
-/* The calling thread's override (f2_thread_set_node); F2_NODE_AUTO: none.
- * Thread-local, so a fork child's only thread keeps the forking thread's. */
-static _Thread_local int thread_node = F2_NODE_AUTO;
+/* f2_thread_set_node(): this thread's override, -1 for none. */
+static __thread int thread_node = -1;
 
 static void parse_env(void)
 {
@@ -178,7 +176,7 @@ int f2_place_node(void)
 	place_ready();
 	if (place.mode == PLACE_OFF)
 		return -1;
-	if (thread_node != F2_NODE_AUTO)
+	if (thread_node >= 0)
 		return thread_node;
 	if (place.mode == PLACE_FIXED)
 		return place.fixed_node;
@@ -267,7 +265,7 @@ int f2_numa_node_count(void)
 
 int f2_thread_set_node(int node)
 {
-	if (node < F2_NODE_AUTO || node >= f2_numa_node_count())
+	if (node < -1 || node >= f2_numa_node_count())
 		return EINVAL;
 	thread_node = node;
 	return 0;
