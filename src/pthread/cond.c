@@ -70,9 +70,13 @@ static int wait_common(pthread_cond_t *pc, pthread_mutex_t *pm, const struct tim
 		       clockid_t clk)
 {
 	struct f2_cond_ext x = { f2p_cancel_pending, NULL, NULL, NULL };
+	static const struct timespec epoch = { 0, 0 };
 	struct f2p_held held;
 	int r;
 
+	/* glibc: a negative tv_sec is a deadline that has passed, not EINVAL */
+	if (abs && abs->tv_sec < 0)
+		abs = &epoch;
 	pthread_testcancel();
 	if (F2P_MUTEX(pm)->kind & F2P_KIND_GLIBC) {
 		x.unlock = glibc_unlock;

@@ -8,6 +8,7 @@
  * constructor before ours ran still works; concurrent first callers store the
  * same pointers. */
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,9 @@ struct shard {
 
 static struct shard shards[F2P_SHARDS];
 int f2p_stats_on;
+/* A duplicate of stderr taken at start-up: programs such as coreutils close
+ * stderr in their own exit handler, which runs before ours. */
+static int stats_fd = -1;
 
 static const char *const stat_names[F2P_ST_COUNT] = {
 	[F2P_ST_MUTEX_LOCK] = "mutex_lock", [F2P_ST_MUTEX_TRYLOCK] = "mutex_trylock",
@@ -121,7 +125,11 @@ static void stats_print(void)
 	for (unsigned s = 0; s < F2P_ST_COUNT && len < (int)sizeof(line); s++)
 		len += snprintf(line + len, sizeof(line) - (size_t)len, " %s=%lu",
 				stat_names[s], sum[s]);
-	fprintf(stderr, "%s\n", line);
+	if (len >= (int)sizeof(line) - 1)
+		len = (int)sizeof(line) - 2;
+	line[len++] = '\n';
+	if (write(stats_fd, line, (size_t)len) < 0)
+		return; /* nowhere left to report */
 }
 
 __attribute__((constructor)) static void shim_init(void)
@@ -130,6 +138,9 @@ __attribute__((constructor)) static void shim_init(void)
 
 	pthread_atfork(NULL, NULL, fork_child);
 	if (e && strcmp(e, "0") != 0 && *e) {
+		stats_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 10);
+		if (stats_fd < 0)
+			return;
 		f2p_stats_on = 1;
 		atexit(stats_print);
 	}

@@ -63,11 +63,16 @@ int F2P_IMPL(pthread_rwlock_destroy)(pthread_rwlock_t *rw)
 }
 F2P_EXPORT_LIBC(pthread_rwlock_destroy);
 
-/* glibc checks clock and deadline first, then EDEADLK for a write holder. */
+static const struct timespec epoch = { 0, 0 };
+
+/* glibc checks clock and deadline first, then EDEADLK for a write holder; a
+ * negative tv_sec is a deadline that has passed. */
 static int rd(pthread_rwlock_t *rw, const struct timespec *abs, clockid_t clk)
 {
 	if (abs && (!f2p_clock_ok(clk) || !f2p_timespec_ok(abs)))
 		return EINVAL;
+	if (abs && abs->tv_sec < 0)
+		abs = &epoch;
 	if (writer_of(rw) == f2p_tid())
 		return EDEADLK;
 	return f2p_bridge_rdlock(F2P_RWLOCK(rw), prefer_reader(rw), abs, clk);
@@ -79,6 +84,8 @@ static int wr(pthread_rwlock_t *rw, const struct timespec *abs, clockid_t clk)
 
 	if (abs && (!f2p_clock_ok(clk) || !f2p_timespec_ok(abs)))
 		return EINVAL;
+	if (abs && abs->tv_sec < 0)
+		abs = &epoch;
 	if (writer_of(rw) == tid)
 		return EDEADLK;
 	r = f2p_bridge_wrlock(F2P_RWLOCK(rw), abs, clk);

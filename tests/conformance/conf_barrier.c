@@ -1,6 +1,5 @@
 /* Barriers: EINVAL counts, exactly one PTHREAD_BARRIER_SERIAL_THREAD per round,
  * immediate reuse, destroy after the last wait. */
-#define _GNU_SOURCE
 #include <limits.h>
 #include <stdlib.h>
 

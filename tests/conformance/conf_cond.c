@@ -1,7 +1,6 @@
 /* Condition variables: the initializer, signal/broadcast wakeups, timed waits
  * on both clocks and the clock attribute, error codes, recursive and errorcheck
  * mutexes, and cancellation of a waiter. */
-#define _GNU_SOURCE
 #include "conf.h"
 
 static pthread_cond_t s_cond = PTHREAD_COND_INITIALIZER;
@@ -169,6 +168,43 @@ START_TEST(mutex_kinds)
 }
 END_TEST
 
+/* A robust mutex (glibc's own object under the shim) with a condvar. */
+static pthread_mutex_t r_lock;
+static pthread_cond_t r_cond = PTHREAD_COND_INITIALIZER;
+static int r_flag;
+
+static void *r_signaller(void *arg)
+{
+	(void)arg;
+	CONF_OK(pthread_mutex_lock(&r_lock));
+	r_flag = 1;
+	CONF_OK(pthread_cond_signal(&r_cond));
+	CONF_OK(pthread_mutex_unlock(&r_lock));
+	return NULL;
+}
+
+START_TEST(robust_mutex)
+{
+	pthread_mutexattr_t a;
+	struct timespec t;
+	pthread_t s;
+
+	CONF_OK(pthread_mutexattr_init(&a));
+	CONF_OK(pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST));
+	CONF_OK(pthread_mutex_init(&r_lock, &a));
+	CONF_OK(pthread_mutex_lock(&r_lock));
+	t = conf_in(CLOCK_REALTIME, 20);
+	ck_assert_int_eq(pthread_cond_timedwait(&r_cond, &r_lock, &t), ETIMEDOUT);
+	CONF_OK(pthread_create(&s, NULL, r_signaller, NULL));
+	while (!r_flag)
+		CONF_OK(pthread_cond_wait(&r_cond, &r_lock));
+	CONF_OK(pthread_mutex_unlock(&r_lock));
+	CONF_OK(pthread_join(s, NULL));
+	CONF_OK(pthread_mutex_destroy(&r_lock));
+	CONF_OK(pthread_mutexattr_destroy(&a));
+}
+END_TEST
+
 /* Cancellation: the cleanup handler runs with the mutex re-acquired. */
 static pthread_mutex_t k_lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 static pthread_cond_t k_cond = PTHREAD_COND_INITIALIZER;
@@ -283,6 +319,7 @@ Suite *conf_cond_suite(void)
 	tcase_add_test(tc, signal_queue);
 	tcase_add_test(tc, timed_clocks);
 	tcase_add_test(tc, mutex_kinds);
+	tcase_add_test(tc, robust_mutex);
 	tcase_add_loop_test(tc, cancel_waiter, 0, 3);
 	tcase_add_test(tc, cancel_pending);
 	suite_add_tcase(s, tc);

@@ -1,6 +1,5 @@
 /* pthread conformance: runs every suite; with F2P_EXPECT_SHIM=1 it also checks
  * that the pthread calls really resolve to libf2sync-pthread. */
-#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>

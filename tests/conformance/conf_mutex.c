@@ -1,6 +1,5 @@
 /* Mutexes: every static initializer, every kind's error codes, init/destroy,
  * timed locks on both clocks, and many threads on one lock. */
-#define _GNU_SOURCE
 #include "conf.h"
 
 static pthread_mutex_t s_normal = PTHREAD_MUTEX_INITIALIZER;
@@ -67,8 +66,6 @@ static void check_recursive(pthread_mutex_t *m)
 	ck_assert_int_eq(on_other(m, pthread_mutex_trylock), EBUSY);
 	CONF_OK(pthread_mutex_unlock(m));
 	ck_assert_int_eq(pthread_mutex_unlock(m), EPERM);
-	CONF_OK(on_other(m, pthread_mutex_trylock));
-	ck_assert_int_eq(pthread_mutex_unlock(m), EPERM); /* held by an exited thread */
 }
 
 static void check_errorcheck(pthread_mutex_t *m)
@@ -146,7 +143,7 @@ static int timedlock_rt(pthread_mutex_t *m)
 	struct timespec t = conf_in(CLOCK_REALTIME, 50);
 	int r = pthread_mutex_timedlock(m, &t);
 
-	ck_assert(conf_reached(CLOCK_REALTIME, &t));
+	ck_assert(r != ETIMEDOUT || conf_reached(CLOCK_REALTIME, &t));
 	return r;
 }
 
@@ -155,7 +152,7 @@ static int clocklock_mono(pthread_mutex_t *m)
 	struct timespec t = conf_in(CLOCK_MONOTONIC, 50);
 	int r = pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &t);
 
-	ck_assert(conf_reached(CLOCK_MONOTONIC, &t));
+	ck_assert(r != ETIMEDOUT || conf_reached(CLOCK_MONOTONIC, &t));
 	return r;
 }
 

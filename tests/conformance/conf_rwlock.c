@@ -1,6 +1,5 @@
 /* Reader-writer locks: both initializers and their kinds, sharing and
  * exclusion, EDEADLK, timed locks on both clocks, and contention. */
-#define _GNU_SOURCE
 #include "conf.h"
 
 static pthread_rwlock_t s_rw = PTHREAD_RWLOCK_INITIALIZER;
@@ -84,7 +83,7 @@ static int timedrd_rt(pthread_rwlock_t *rw)
 	struct timespec t = conf_in(CLOCK_REALTIME, 40);
 	int r = pthread_rwlock_timedrdlock(rw, &t);
 
-	ck_assert(conf_reached(CLOCK_REALTIME, &t));
+	ck_assert(r != ETIMEDOUT || conf_reached(CLOCK_REALTIME, &t));
 	return r;
 }
 
@@ -93,7 +92,7 @@ static int clockwr_mono(pthread_rwlock_t *rw)
 	struct timespec t = conf_in(CLOCK_MONOTONIC, 40);
 	int r = pthread_rwlock_clockwrlock(rw, CLOCK_MONOTONIC, &t);
 
-	ck_assert(conf_reached(CLOCK_MONOTONIC, &t));
+	ck_assert(r != ETIMEDOUT || conf_reached(CLOCK_MONOTONIC, &t));
 	return r;
 }
 
@@ -102,7 +101,7 @@ static int clockrd_mono(pthread_rwlock_t *rw)
 	struct timespec t = conf_in(CLOCK_MONOTONIC, 40);
 	int r = pthread_rwlock_clockrdlock(rw, CLOCK_MONOTONIC, &t);
 
-	ck_assert(conf_reached(CLOCK_MONOTONIC, &t));
+	ck_assert(r != ETIMEDOUT || conf_reached(CLOCK_MONOTONIC, &t));
 	return r;
 }
 
