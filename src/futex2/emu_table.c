@@ -207,7 +207,9 @@ struct f2_emu_bucket *f2_emu_bucket(const struct f2_word *w)
 	if (f2_unlikely(emu_ready()))
 		return NULL;
 	uint64_t h = addr_hash(w->addr);
-	int t = w->node >= 0 ? w->node : (int)((h >> 40) % (uint64_t)emu.ntables);
+	/* non-pairs: the top half of the hash scaled to [0, ntables) (no
+	 * division); the bucket comes from the bottom half */
+	int t = w->node >= 0 ? w->node : (int)(((h >> 32) * (uint64_t)emu.ntables) >> 32);
 	if (f2_unlikely(t >= emu.ntables))
 		f2_die("emulation: pair node beyond the tables (not validated)");
 	return &emu.tab[t][h & emu.mask];

@@ -64,14 +64,17 @@ enum f2_backend f2_route(unsigned flags)
 	if (f2_mode() == F2_MODE_BAD)
 		return F2_BK_NOSYS;
 	bk = (flags & F2_PRIVATE) ? route_private(size, flags) : route_shared(size);
-	if (bk == F2_BK_EMU)
-		bk = F2_BK_NOTSUP; /* until the emulation backend is linked in (issue 3) */
 	return bk;
 }
 
+/* Nodes a pair may name: the emulation has a table per node (and may be
+ * told to see more than the kernel's, for tests). */
 static int node_limit(enum f2_backend bk)
 {
-	(void)bk;
+	if (bk == F2_BK_EMU) {
+		int n = f2_emu_node_count();
+		return n > 0 ? n : 1;
+	}
 	return f2_node_count_kernel();
 }
 
@@ -148,6 +151,8 @@ int f2_futex_wait(void *uaddr, uint64_t val, uint64_t mask, unsigned flags,
 		return r;
 	if ((r = bind(&w, uaddr, flags)))
 		return r;
+	if (w.bk == F2_BK_EMU)
+		return f2_emu_wait(&w, val, mask, abstime, clockid);
 	return f2_kernel_wait(&w, val, mask, abstime, clockid);
 }
 
@@ -164,6 +169,8 @@ int f2_futex_wake(void *uaddr, uint64_t mask, int nr, unsigned flags)
 		return r;
 	if (nr == 0)
 		return 0;
+	if (w.bk == F2_BK_EMU)
+		return f2_emu_wake(&w, mask, nr);
 	return f2_kernel_wake(&w, mask, nr);
 }
 
@@ -197,9 +204,13 @@ int f2_futex_requeue(const struct f2_futex_waitv from_to[2], int nr_wake, int nr
 	    (r = bind(&to, from_to[1].uaddr, from_to[1].flags)))
 		return r;
 	uint64_t cmpval = from_to[0].val;
+	if (from.bk == F2_BK_EMU && to.bk == F2_BK_EMU)
+		return f2_emu_requeue(&from, &to, cmpval, nr_wake, nr_requeue);
 	if (from.bk == to.bk)
 		return f2_kernel_requeue(&from, &to, cmpval, nr_wake, nr_requeue);
 	/* Different backends cannot move waiters: wake them instead. */
+	if (from.bk == F2_BK_EMU)
+		return f2_emu_cmp_wake(&from, cmpval, sat_add(nr_wake, nr_requeue));
 	return f2_kernel_requeue(&from, &from, cmpval, sat_add(nr_wake, nr_requeue), 0);
 }
 
@@ -217,11 +228,15 @@ int f2_futex_waitv(struct f2_futex_waitv *v, unsigned n, const struct timespec *
 			return r;
 	if ((r = f2_deadline_check(abstime, clockid)))
 		return r;
+	int emu = 0;
 	for (unsigned i = 0; i < n; i++) {
 		if ((r = bind(&w[i], v[i].uaddr, v[i].flags)))
 			return r;
 		vals[i] = v[i].val;
+		emu |= w[i].bk == F2_BK_EMU;
 	}
+	if (emu) /* any mix: the emulation parks on kernel words too */
+		return f2_emu_waitv(w, vals, n, abstime, clockid);
 	return f2_kernel_waitv(w, vals, n, abstime, clockid);
 }
 

@@ -187,6 +187,16 @@ int f2_kernel_requeue(const struct f2_word *from, const struct f2_word *to, uint
 {
 	long r;
 
+	/* The kernel moves waiters only between words of equal flags
+	 * (futex_requeue(2) demands identical flags; futex(2) has one PRIVATE
+	 * bit for both words): otherwise wake instead of moving. */
+	int same = from->bk == F2_BK_FUTEX2 ? kflags(from) == kflags(to)
+	                                    : !((from->flags ^ to->flags) & F2_PRIVATE);
+	if (!same) {
+		to = from;
+		nr_wake = nr_wake > INT32_MAX - nr_requeue ? INT32_MAX : nr_wake + nr_requeue;
+		nr_requeue = 0;
+	}
 	if (from->bk == F2_BK_FUTEX2) {
 		struct kwaitv kw[2] = {
 			{ cmpval, (uintptr_t)from->addr, kflags(from), 0 },
@@ -194,13 +204,6 @@ int f2_kernel_requeue(const struct f2_word *from, const struct f2_word *to, uint
 		};
 		r = syscall(SYS_futex_requeue, kw, 0u, nr_wake, nr_requeue);
 	} else {
-		/* futex(2) has one PRIVATE bit for both words: a mixed pair
-		 * wakes instead of moving. */
-		if ((from->flags ^ to->flags) & F2_PRIVATE) {
-			to = from;
-			nr_wake = nr_wake > INT32_MAX - nr_requeue ? INT32_MAX : nr_wake + nr_requeue;
-			nr_requeue = 0;
-		}
 		r = syscall(SYS_futex, from->addr, legacy_op(from, FUTEX_CMP_REQUEUE), nr_wake,
 		            (void *)(uintptr_t)nr_requeue, to->addr, (uint32_t)cmpval);
 	}
