@@ -29,6 +29,10 @@
  * system call (WAITERS is set), so that needs minutes of uninterrupted
  * signalling aimed exactly at one preempted waiter: accepted for f2_cond_t.
  * f2_cond64_t's 2^63 cannot wrap.
+ * A signal handler run by a parked waiter makes its futex wait return 0 (a
+ * spurious wakeup, allowed by POSIX: the caller's predicate loop waits again).
+ * Telling it apart from a real wakeup would need a look at the condvar after
+ * the wait, which the destruction rule below forbids.
  * Destruction: once its futex wait returns, a waiter touches only the mutex,
  * so freeing the condvar right after signal or broadcast is safe. The mutex
  * pointer of the last waiters stays recorded; broadcasting after the mutex
@@ -103,6 +107,21 @@ static void relock(f2_mutex_t *m)
 		f2_mx_lock_slow(&m->word, F2_SIZE_U32, NULL, CLOCK_MONOTONIC, 1);
 }
 
+/* No backend can park this word (a forced backend the kernel lacks, a size
+ * nobody serves): poll it, yielding, until it changes or the deadline passes.
+ * Slow but correct; unlike a parked waiter, a polling one reads the condvar
+ * until it sees the change. */
+static int poll_wait(void *s, unsigned size, uint64_t v, const struct timespec *abs,
+                     clockid_t clk)
+{
+	while (seq_load(s, size) == v) {
+		if (abs && f2_deadline_passed(abs, clk))
+			return -ETIMEDOUT;
+		sched_yield();
+	}
+	return 0;
+}
+
 static int cv_wait(void *s, unsigned size, f2_mutex_t **slot, f2_mutex_t *m,
                    const struct timespec *abs, clockid_t clk)
 {
@@ -118,12 +137,9 @@ static int cv_wait(void *s, unsigned size, f2_mutex_t **slot, f2_mutex_t *m,
 	f2_store_relaxed(slot, m); /* published by the release in seq_fetch_or */
 	v = seq_fetch_or(s, size, CV_WAITERS) | CV_WAITERS;
 	f2_mx_unlock(&m->word, F2_SIZE_U32);
-	/* A signal handler interrupting the wait is not a wakeup. */
-	do
-		r = f2_futex_wait(s, v, F2_MX_WAIT_NORMAL, flags, abs, clk);
-	while (r == -EINTR);
-	if (r != 0 && r != -EAGAIN && r != -ETIMEDOUT)
-		sched_yield(); /* no backend parks this word: a spurious wakeup */
+	r = f2_park(s, v, F2_MX_WAIT_NORMAL, flags, abs, clk);
+	if (r != 0 && r != -EAGAIN && r != -ETIMEDOUT && r != -EINTR)
+		r = poll_wait(s, size, v, abs, clk);
 	relock(m);
 	return r == -ETIMEDOUT ? ETIMEDOUT : 0;
 }

@@ -69,7 +69,7 @@ static int waited_too_long(const struct mx_waiter *me)
 static int park(const struct mx_waiter *me, unsigned v)
 {
 	unsigned mask = me->starving ? F2_MX_WAIT_STARVING : F2_MX_WAIT_NORMAL;
-	int r = f2_futex_wait(me->w, v, mask, me->flags, me->abs, me->clk);
+	int r = f2_park(me->w, v, mask, me->flags, me->abs, me->clk);
 
 	if (r == 0 || r == -EAGAIN || r == -EINTR || r == -ETIMEDOUT)
 		return r;

@@ -7,6 +7,7 @@
  *
  * The calling thread's node (f2_place_node):
  *   1. F2SYNC_NUMA=off: no node (-1), words are used without F2_NUMA;
+ *      a node set with f2_thread_set_node() (runtime.h) for this thread;
  *      F2SYNC_NUMA=<n>: node n for every thread; F2SYNC_NUMA=auto (default):
  *   2. with hwloc: the node of the thread's CPU affinity mask if all of its
  *      CPUs lie in one node, else the node of the CPU it runs on now;
@@ -32,6 +33,7 @@
 #include <numa.h>
 
 #include "f2sync/numa.h"
+#include "f2sync/runtime.h"
 #include "sync_impl.h"
 #include "../futex2/futex2_impl.h"
 #include "../internal/atomic.h"
@@ -49,6 +51,9 @@ static struct {
 } place;
 
 static pthread_once_t place_once = PTHREAD_ONCE_INIT;
+
+/* f2_thread_set_node(): this thread's override, -1 for none. */
+static __thread int thread_node = -1;
 
 static void parse_env(void)
 {
@@ -171,6 +176,8 @@ int f2_place_node(void)
 	place_ready();
 	if (place.mode == PLACE_OFF)
 		return -1;
+	if (thread_node >= 0)
+		return thread_node;
 	if (place.mode == PLACE_FIXED)
 		return place.fixed_node;
 	if (place.ncpus > 0 && (node = node_of_binding()) >= 0)
@@ -252,4 +259,17 @@ int f2_numa_node_count(void)
 {
 	place_ready();
 	return place.nodes;
+}
+
+int f2_thread_set_node(int node)
+{
+	if (node < -1 || node >= f2_numa_node_count())
+		return EINVAL;
+	thread_node = node;
+	return 0;
+}
+
+int f2_thread_get_node(void)
+{
+	return thread_node;
 }

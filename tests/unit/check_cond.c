@@ -1,0 +1,445 @@
+/* f2_cond_t and f2_cond64_t: every test runs on both (loop index 0: the
+ * 32-bit sequence, 1: the 64-bit one) through one table of operations. */
+#include <check.h>
+#include <signal.h>
+
+#include "f2sync/cond.h"
+#include "sync/sync_impl.h"
+#include "unit/sync_test.h"
+
+struct cv_ops {
+	const char *name;
+	unsigned flags; /* futex flags of the sequence word */
+	int (*wait)(void *, f2_mutex_t *);
+	int (*timedwait)(void *, f2_mutex_t *, const struct timespec *, clockid_t);
+	int (*signal)(void *);
+	int (*broadcast)(void *);
+};
+
+static int w32(void *c, f2_mutex_t *m) { return f2_cond_wait(c, m); }
+static int tw32(void *c, f2_mutex_t *m, const struct timespec *a, clockid_t k) { return f2_cond_timedwait(c, m, a, k); }
+static int s32(void *c) { return f2_cond_signal(c); }
+static int b32(void *c) { return f2_cond_broadcast(c); }
+static int w64(void *c, f2_mutex_t *m) { return f2_cond64_wait(c, m); }
+static int tw64(void *c, f2_mutex_t *m, const struct timespec *a, clockid_t k) { return f2_cond64_timedwait(c, m, a, k); }
+static int s64(void *c) { return f2_cond64_signal(c); }
+static int b64(void *c) { return f2_cond64_broadcast(c); }
+
+static const struct cv_ops OPS[2] = {
+	{ "f2_cond_t", F2_SIZE_U32 | F2_PRIVATE, w32, tw32, s32, b32 },
+	{ "f2_cond64_t", F2_SIZE_U64 | F2_PRIVATE, w64, tw64, s64, b64 },
+};
+
+static void *cv_new(const struct cv_ops *o)
+{
+	void *c = aligned_alloc(16, 64);
+	ck_assert_ptr_nonnull(c);
+	memset(c, 0, 64);
+	if (o->flags == (F2_SIZE_U32 | F2_PRIVATE))
+		*(f2_cond_t *)c = (f2_cond_t)F2_COND_INITIALIZER;
+	else
+		*(f2_cond64_t *)c = (f2_cond64_t)F2_COND64_INITIALIZER;
+	return c;
+}
+
+static int mutex_held(f2_mutex_t *m)
+{
+	return f2_mutex_trylock(m) == EBUSY;
+}
+
+START_TEST(sizes)
+{
+	ck_assert_uint_eq(sizeof(f2_cond_t), 16);
+	ck_assert_uint_eq(sizeof(f2_cond64_t), 32);
+	ck_assert_uint_le(sizeof(f2_cond64_t), 48); /* glibc's pthread_cond_t */
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+	const struct cv_ops *o = &OPS[_i];
+	void *c = cv_new(o);
+	f2_mutex_t m = F2_MUTEX_INITIALIZER;
+	f2_mutex_t *odd_m = (f2_mutex_t *)((char *)&m + 4);
+	void *odd_c = (char *)c + 4;
+	struct timespec ok = deadline_in(CLOCK_MONOTONIC, 1000000);
+	struct timespec bad[] = { { 0, -1 }, { 0, 1000000000L }, { -1, 0 } };
+
+	ck_assert_int_eq(o->wait(c, &m), EPERM); /* mutex not held */
+	ck_assert_int_eq(o->timedwait(c, &m, &ok, CLOCK_MONOTONIC), EPERM);
+	ck_assert_int_eq(f2_mutex_lock(&m), 0);
+	ck_assert_int_eq(o->wait(NULL, &m), EINVAL);
+	ck_assert_int_eq(o->wait(c, NULL), EINVAL);
+	ck_assert_int_eq(o->wait(odd_c, &m), EINVAL);
+	ck_assert_int_eq(o->wait(c, odd_m), EINVAL);
+	ck_assert_int_eq(o->timedwait(c, &m, NULL, CLOCK_MONOTONIC), EINVAL);
+	ck_assert_int_eq(o->timedwait(c, &m, &ok, CLOCK_THREAD_CPUTIME_ID), EINVAL);
+	ck_assert_int_eq(o->timedwait(NULL, &m, &ok, CLOCK_MONOTONIC), EINVAL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_int_eq(o->timedwait(c, &m, &bad[i], CLOCK_REALTIME), EINVAL);
+	ck_assert(mutex_held(&m)); /* no failed call released it */
+	ck_assert_int_eq(o->signal(NULL), EINVAL);
+	ck_assert_int_eq(o->broadcast(NULL), EINVAL);
+	ck_assert_int_eq(o->signal(odd_c), EINVAL);
+	ck_assert_int_eq(o->broadcast(odd_c), EINVAL);
+	ck_assert_int_eq(f2_mutex_unlock(&m), 0);
+	free(c);
+}
+END_TEST
+
+/* ETIMEDOUT at once for a past deadline, never before a future one, both
+ * clocks; the mutex is held again on return. */
+START_TEST(timedwait_deadlines)
+{
+	const struct cv_ops *o = &OPS[_i];
+	clockid_t clocks[] = { CLOCK_MONOTONIC, CLOCK_REALTIME };
+	void *c = cv_new(o);
+	f2_mutex_t m = F2_MUTEX_INITIALIZER;
+
+	ck_assert_int_eq(f2_mutex_lock(&m), 0);
+	for (int k = 0; k < 2; k++) {
+		struct timespec past = deadline_in(clocks[k], -1000000), zero = { 0, 0 };
+		ck_assert_int_eq(o->timedwait(c, &m, &past, clocks[k]), ETIMEDOUT);
+		ck_assert(mutex_held(&m));
+		ck_assert_int_eq(o->timedwait(c, &m, &zero, clocks[k]), ETIMEDOUT);
+		for (int i = 0; i < 5; i++) {
+			struct timespec soon = deadline_in(clocks[k], 2000000 * (i + 1));
+			ck_assert_int_eq(o->timedwait(c, &m, &soon, clocks[k]), ETIMEDOUT);
+			ck_assert(ts_reached(&soon, clocks[k]));
+			ck_assert(mutex_held(&m));
+		}
+	}
+	ck_assert_int_eq(f2_mutex_unlock(&m), 0);
+	free(c);
+}
+END_TEST
+
+/* A signal or broadcast with nobody waiting is not remembered. */
+START_TEST(signal_before_wait_is_lost)
+{
+	const struct cv_ops *o = &OPS[_i];
+	void *c = cv_new(o);
+	f2_mutex_t m = F2_MUTEX_INITIALIZER;
+
+	ck_assert_int_eq(o->signal(c), 0);
+	ck_assert_int_eq(o->broadcast(c), 0);
+	ck_assert_int_eq(f2_mutex_lock(&m), 0);
+	struct timespec soon = deadline_in(CLOCK_MONOTONIC, 20000000);
+	ck_assert_int_eq(o->timedwait(c, &m, &soon, CLOCK_MONOTONIC), ETIMEDOUT);
+	ck_assert_int_eq(f2_mutex_unlock(&m), 0);
+	free(c);
+}
+END_TEST
+
+/* Ping-pong: two threads hand a turn back and forth 20000 times with
+ * signal; one lost wakeup would hang the test. */
+struct pingpong {
+	const struct cv_ops *o;
+	void *c;
+	f2_mutex_t m;
+	int turn;
+	int rounds;
+};
+
+static void *pong(void *arg)
+{
+	struct pingpong *p = arg;
+	for (int i = 0; i < p->rounds; i++) {
+		ck_assert_int_eq(f2_mutex_lock(&p->m), 0);
+		while (p->turn != 1)
+			ck_assert_int_eq(p->o->wait(p->c, &p->m), 0);
+		p->turn = 0;
+		ck_assert_int_eq(p->o->signal(p->c), 0);
+		ck_assert_int_eq(f2_mutex_unlock(&p->m), 0);
+	}
+	return NULL;
+}
+
+START_TEST(pingpong_no_lost_wakeup)
+{
+	static struct pingpong p;
+	pthread_t t;
+	p = (struct pingpong){ &OPS[_i], cv_new(&OPS[_i]), F2_MUTEX_INITIALIZER, 0, 20000 };
+	ck_assert_int_eq(pthread_create(&t, NULL, pong, &p), 0);
+	for (int i = 0; i < p.rounds; i++) {
+		ck_assert_int_eq(f2_mutex_lock(&p.m), 0);
+		while (p.turn != 0)
+			ck_assert_int_eq(p.o->wait(p.c, &p.m), 0);
+		p.turn = 1;
+		ck_assert_int_eq(p.o->signal(p.c), 0);
+		ck_assert_int_eq(f2_mutex_unlock(&p.m), 0);
+	}
+	pthread_join(t, NULL);
+	free(p.c);
+}
+END_TEST
+
+/* Waiters that block on a flag, each recording its thread id so the test can
+ * tell when it is asleep in the condvar wait. */
+#define MAXW 16
+
+struct crowd {
+	const struct cv_ops *o;
+	void *c;
+	f2_mutex_t m;
+	int go;
+	int ready;
+	int returns;        /* returns from the wait call */
+	int woke;           /* waiters that saw go */
+	pid_t tid[MAXW];
+};
+
+struct crowd_arg {
+	struct crowd *w;
+	int idx;
+};
+
+static void *crowd_waiter(void *arg)
+{
+	struct crowd_arg *a = arg;
+	struct crowd *w = a->w;
+	ck_assert_int_eq(f2_mutex_lock(&w->m), 0);
+	w->tid[a->idx] = test_gettid();
+	w->ready++;
+	while (!w->go) {
+		ck_assert_int_eq(w->o->wait(w->c, &w->m), 0);
+		w->returns++;
+	}
+	w->woke++;
+	ck_assert_int_eq(f2_mutex_unlock(&w->m), 0);
+	return NULL;
+}
+
+/* Starts n waiters and returns once every one of them sleeps in the wait. */
+static void crowd_start(struct crowd *w, struct crowd_arg *args, pthread_t *t, int n)
+{
+	for (int i = 0; i < n; i++) {
+		args[i] = (struct crowd_arg){ w, i };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, crowd_waiter, &args[i]), 0);
+	}
+	for (;;) {
+		ck_assert_int_eq(f2_mutex_lock(&w->m), 0);
+		int ready = w->ready;
+		ck_assert_int_eq(f2_mutex_unlock(&w->m), 0);
+		if (ready == n)
+			break;
+		usleep(200);
+	}
+	for (int i = 0; i < n; i++)
+		wait_parked(w->tid[i], w->o->flags);
+}
+
+static int requeue_possible(const struct cv_ops *o)
+{
+	const char *a = f2_futex_backend(o->flags), *b = f2_futex_backend(F2_SIZE_U32 | F2_PRIVATE);
+	return a && b && !strcmp(a, b);
+}
+
+static void broadcast_wakes_all(int idx, int requeue)
+{
+	const struct cv_ops *o = &OPS[idx];
+	const struct f2_tuning *cur = f2_tuning();
+	struct f2_tuning want = { cur->spin, cur->handoff_ns, requeue };
+	static struct crowd w;
+	struct crowd_arg args[MAXW];
+	pthread_t t[MAXW];
+
+	ck_assert_int_eq(f2_tuning_set(&want), 0);
+	memset(&w, 0, sizeof(w));
+	w.o = o;
+	w.c = cv_new(o);
+	w.m = (f2_mutex_t)F2_MUTEX_INITIALIZER;
+	crowd_start(&w, args, t, MAXW);
+	uint64_t r0 = stat_read(&f2_cv_requeued);
+	ck_assert_int_eq(f2_mutex_lock(&w.m), 0);
+	w.go = 1;
+	ck_assert_int_eq(o->broadcast(w.c), 0);
+	uint64_t moved = stat_read(&f2_cv_requeued) - r0;
+	ck_assert_int_eq(f2_mutex_unlock(&w.m), 0);
+	for (int i = 0; i < MAXW; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(w.woke, MAXW);
+	if (requeue && requeue_possible(o) && can_park(o->flags))
+		ck_assert_uint_eq(moved, MAXW - 1); /* one woken, the rest moved */
+	else
+		ck_assert_uint_eq(moved, 0);
+	free(w.c);
+}
+
+START_TEST(broadcast_requeue_on)
+{
+	broadcast_wakes_all(_i, 1);
+}
+END_TEST
+
+START_TEST(broadcast_requeue_off)
+{
+	broadcast_wakes_all(_i, 0);
+}
+END_TEST
+
+/* Bug 13165: a signal must go to a thread that was waiting before it, never
+ * to one that began waiting after it. W1 waits; the signal comes; W2 starts
+ * waiting before W1 can re-take the mutex. W1 must return (else the test
+ * hangs), and W2 must still be waiting. */
+START_TEST(signal_not_stolen)
+{
+	const struct cv_ops *o = &OPS[_i];
+	static struct crowd w;
+	struct crowd_arg args[2];
+	pthread_t t[2];
+
+	memset(&w, 0, sizeof(w));
+	w.o = o;
+	w.c = cv_new(o);
+	w.m = (f2_mutex_t)F2_MUTEX_INITIALIZER;
+	crowd_start(&w, args, t, 1);
+	ck_assert_int_eq(f2_mutex_lock(&w.m), 0);
+	ck_assert_int_eq(o->signal(w.c), 0);
+	args[1] = (struct crowd_arg){ &w, 1 };
+	ck_assert_int_eq(pthread_create(&t[1], NULL, crowd_waiter, &args[1]), 0);
+	ck_assert_int_eq(f2_mutex_unlock(&w.m), 0);
+	for (;;) { /* W1 returns from its wait */
+		ck_assert_int_eq(f2_mutex_lock(&w.m), 0);
+		int returns = w.returns, ready = w.ready;
+		ck_assert_int_eq(f2_mutex_unlock(&w.m), 0);
+		if (returns == 1 && ready == 2)
+			break;
+		ck_assert_int_le(returns, 1);
+		usleep(200);
+	}
+	wait_parked(w.tid[1], o->flags);
+	ck_assert_int_eq(f2_mutex_lock(&w.m), 0);
+	ck_assert_int_eq(w.returns, 1); /* W2 has not returned */
+	w.go = 1;
+	ck_assert_int_eq(o->broadcast(w.c), 0);
+	ck_assert_int_eq(f2_mutex_unlock(&w.m), 0);
+	pthread_join(t[0], NULL);
+	pthread_join(t[1], NULL);
+	ck_assert_int_eq(w.woke, 2);
+	free(w.c);
+}
+END_TEST
+
+/* Self-synchronised destruction: the condvar is freed right after the
+ * broadcast (or signal) that woke its waiters, while they still run. */
+static void free_after_wake(int idx, int use_broadcast)
+{
+	const struct cv_ops *o = &OPS[idx];
+	static struct crowd w;
+	struct crowd_arg args[3];
+	pthread_t t[3];
+	int n = use_broadcast ? 3 : 1;
+
+	for (int it = 0; it < 100; it++) {
+		memset(&w, 0, sizeof(w));
+		w.o = o;
+		w.c = cv_new(o);
+		w.m = (f2_mutex_t)F2_MUTEX_INITIALIZER;
+		crowd_start(&w, args, t, n);
+		ck_assert_int_eq(f2_mutex_lock(&w.m), 0);
+		w.go = 1;
+		if (use_broadcast)
+			ck_assert_int_eq(o->broadcast(w.c), 0);
+		else
+			ck_assert_int_eq(o->signal(w.c), 0);
+		/* Only parked waiters are done with the condvar: where no backend
+		 * can park its word, the waiters poll it and it lives to the join. */
+		int parked = can_park(o->flags);
+		if (parked)
+			free(w.c);
+		ck_assert_int_eq(f2_mutex_unlock(&w.m), 0);
+		for (int i = 0; i < n; i++)
+			pthread_join(t[i], NULL);
+		ck_assert_int_eq(w.woke, n);
+		if (!parked)
+			free(w.c);
+	}
+}
+
+START_TEST(free_right_after_broadcast)
+{
+	free_after_wake(_i, 1);
+}
+END_TEST
+
+START_TEST(free_right_after_signal)
+{
+	free_after_wake(_i, 0);
+}
+END_TEST
+
+/* Signals delivered to a waiter change nothing the caller can see: every
+ * wait returns 0 (never EINTR), the mutex is held on return, and the
+ * predicate loop keeps waiting (a handler may cause a spurious wakeup, which
+ * POSIX allows and the loop absorbs). */
+static int handled;
+static void on_usr1(int sig)
+{
+	(void)sig;
+	__atomic_add_fetch(&handled, 1, __ATOMIC_SEQ_CST);
+}
+
+START_TEST(signals_to_a_waiter)
+{
+	const struct cv_ops *o = &OPS[_i];
+	static struct crowd w;
+	struct crowd_arg args[1];
+	pthread_t t[1];
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL); /* no SA_RESTART: the waits see EINTR */
+	memset(&w, 0, sizeof(w));
+	w.o = o;
+	w.c = cv_new(o);
+	w.m = (f2_mutex_t)F2_MUTEX_INITIALIZER;
+	crowd_start(&w, args, t, 1);
+	for (int i = 0; i < 20; i++) {
+		wait_parked(w.tid[0], o->flags);
+		int before = __atomic_load_n(&handled, __ATOMIC_SEQ_CST);
+		pthread_kill(t[0], SIGUSR1);
+		while (__atomic_load_n(&handled, __ATOMIC_SEQ_CST) == before)
+			usleep(100);
+	}
+	ck_assert_int_eq(f2_mutex_lock(&w.m), 0);
+	ck_assert_int_eq(w.woke, 0); /* the predicate loop never left */
+	w.go = 1;
+	ck_assert_int_eq(o->signal(w.c), 0);
+	ck_assert_int_eq(f2_mutex_unlock(&w.m), 0);
+	pthread_join(t[0], NULL);
+	ck_assert_int_eq(w.woke, 1);
+	free(w.c);
+}
+END_TEST
+
+static Suite *cond_suite(void)
+{
+	Suite *s = suite_create("cond");
+	TCase *tc = tcase_create("semantics");
+	tcase_add_test(tc, sizes);
+	tcase_add_loop_test(tc, bad_arguments, 0, 2);
+	tcase_add_loop_test(tc, timedwait_deadlines, 0, 2);
+	tcase_add_loop_test(tc, signal_before_wait_is_lost, 0, 2);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("threads");
+	tcase_add_loop_test(tc, pingpong_no_lost_wakeup, 0, 2);
+	tcase_add_loop_test(tc, broadcast_requeue_on, 0, 2);
+	tcase_add_loop_test(tc, broadcast_requeue_off, 0, 2);
+	tcase_add_loop_test(tc, signal_not_stolen, 0, 2);
+	tcase_add_loop_test(tc, free_right_after_broadcast, 0, 2);
+	tcase_add_loop_test(tc, free_right_after_signal, 0, 2);
+	tcase_add_loop_test(tc, signals_to_a_waiter, 0, 2);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(cond_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
