@@ -5,7 +5,9 @@
  *   WRPHASE  bit 0   write phase; clear: read phase
  *   WGRANT   bit 1   write phase handed to "the next writer", not taken yet
  *   RPARKED  bit 2   readers may be parked on the word (futex mask READER)
- *   W        12 bits writers: the one holding it (write phase) + the waiting
+ *   WAKING   bit 3   an unlock is between its releasing CAS and its last wake:
+ *                    nobody may take the lock (see the end of this comment)
+ *   W        11 bits writers: the one holding it (write phase) + the waiting
  *   R        17 bits read phase: readers holding the lock;
  *                    write phase: readers queued for the next read phase
  * The states and what each count means in them:
@@ -37,9 +39,14 @@
  * most two write phases and a writer for one read phase plus the writers
  * queued before it (the kernel and the emulation wake waiters in FIFO order).
  *
- * unlock touches nothing of the lock after its releasing CAS but the wakes,
- * whose flags it computes beforehand; a freed lock's address may get a
- * spurious wake, which every waiter of the futex layer tolerates.
+ * Self-synchronised destruction: an unlock that must wake sets WAKING in its
+ * releasing CAS, wakes, and clears WAKING with a release AND: its last touch.
+ * While WAKING is set no lock call returns success (acquirers, and threads
+ * the unlock made holders, spin and yield until it clears; the window is one
+ * futex wake), so no thread can own, unlock and free the lock while the
+ * futex layer still reads the pair. An unlock with nobody to wake is a single
+ * CAS. Only one unlock can be waking at a time: the states it leaves (READ
+ * with fresh holders, GRANTED, FREE) have no holder that could unlock.
  */
 #include <errno.h>
 #include <sched.h>
@@ -81,6 +88,23 @@ static uint32_t rw_spin(const f2_rwlock_t *rw, uint32_t v)
 	return now;
 }
 
+/* Waits out an unlock's WAKING window (one futex wake: spin, then yield).
+ * Returns the word, without WAKING. */
+static uint32_t rw_wait_waking(f2_rwlock_t *rw)
+{
+	uint32_t v;
+
+	for (unsigned i = 0;; i++) {
+		v = f2_load_acquire(&rw->state); /* pairs with the release AND in unlock */
+		if (!(v & RW_WAKING))
+			return v;
+		if (i < 64)
+			f2_cpu_relax();
+		else
+			sched_yield();
+	}
+}
+
 /* Sleeps while the word is v; 0 to retry, ETIMEDOUT at the deadline. When no
  * backend can park the word it yields instead: slower, never wrong. */
 static int rw_park(struct rw_call *c, uint32_t v, unsigned mask)
@@ -120,9 +144,8 @@ static int rd_dequeue(f2_rwlock_t *rw)
 
 	for (;;) {
 		if (!(v & RW_WRPHASE)) {
-			/* acquire: pairs with the release CAS that ended the write phase
-			 * (every later change is an RMW, so its release sequence holds) */
-			(void)f2_load_acquire(&rw->state);
+			/* ours: acquire through the end of the flipping unlock's WAKING */
+			rw_wait_waking(rw);
 			return 0;
 		}
 		if (f2_cas_relaxed(&rw->state, &v, v - RW_READER)) /* no data */
@@ -137,6 +160,8 @@ static int rd_wait_phase(struct rw_call *c)
 
 	for (;;) {
 		uint32_t v = f2_load_acquire(&rw->state); /* pairs with the release CAS in unlock */
+		if (v & RW_WAKING)
+			v = rw_wait_waking(rw);
 		if (!(v & RW_WRPHASE))
 			return 0;
 		if (rw_spin(rw, v) != v)
@@ -153,6 +178,8 @@ static int rd_lock(struct rw_call *c, int try)
 	uint32_t v = f2_load_relaxed(&rw->state);
 
 	for (;;) {
+		if (v & RW_WAKING) /* a few microseconds; try variants wait it out too */
+			v = rw_wait_waking(rw);
 		if (!(v & RW_WRPHASE)) {
 			if (rw_writers(v) == 0 || (rd_held && rw_readers(v) > 0)) {
 				if (rw_readers(v) == RW_READERS_MAX)
@@ -217,8 +244,8 @@ int f2_rwlock_timedrdlock(f2_rwlock_t *rw, const struct timespec *abstime, clock
 /* Clears WGRANT if set: the write phase is ours. 1 on success. */
 static int wr_take_grant(f2_rwlock_t *rw, uint32_t *v)
 {
-	while (*v & RW_WGRANT) {
-		/* acquire: pairs with the release CAS in unlock that granted */
+	while ((*v & (RW_WGRANT | RW_WAKING)) == RW_WGRANT) {
+		/* acquire: pairs with the release AND/CAS in unlock that granted */
 		if (f2_cas_weak_acquire(&rw->state, v, *v & ~RW_WGRANT))
 			return 1;
 	}
@@ -233,8 +260,12 @@ static int wr_dequeue(struct rw_call *c)
 	uint32_t v = f2_load_relaxed(&rw->state);
 
 	for (;;) {
+		if (v & RW_WAKING)
+			v = rw_wait_waking(rw);
 		if (wr_take_grant(rw, &v))
 			return 0;
+		if (v & RW_WAKING)
+			continue;
 		uint32_t want = v - RW_WRITER;
 		int wake = !(v & RW_WRPHASE) && rw_writers(want) == 0 && (v & RW_RPARKED);
 		if (wake)
@@ -254,9 +285,11 @@ static int wr_wait_grant(struct rw_call *c)
 
 	for (;;) {
 		uint32_t v = f2_load_relaxed(&rw->state);
+		if (v & RW_WAKING)
+			v = rw_wait_waking(rw);
 		if (wr_take_grant(rw, &v))
 			return 0;
-		if (rw_spin(rw, v) != v)
+		if (rw_spin(rw, v) != v || (v & RW_WAKING))
 			continue;
 		if (rw_park(c, v, RW_MASK_WRITER))
 			return wr_dequeue(c);
@@ -292,6 +325,8 @@ static int wr_lock(struct rw_call *c, int try)
 	uint32_t v = f2_load_relaxed(&rw->state);
 
 	for (;;) {
+		if (v & RW_WAKING) /* a few microseconds; try variants wait it out too */
+			v = rw_wait_waking(rw);
 		if (!(v & RW_WRPHASE) && rw_readers(v) == 0 && rw_writers(v) == 0) {
 			/* acquire: pairs with the release CAS of the previous unlock */
 			if (f2_cas_weak_acquire(&rw->state, &v, v | RW_WRPHASE | RW_WRITER))
@@ -362,23 +397,35 @@ int f2_rwlock_unlock(f2_rwlock_t *rw)
 	unsigned flags = 0;
 	uint32_t v = f2_load_relaxed(&rw->state);
 	uint32_t next;
+	int wake_readers, wake_writer;
 
 	for (;;) {
+		if (v & RW_WAKING) /* only after a misuse: no holder exists meanwhile */
+			v = rw_wait_waking(rw);
 		if ((v & RW_WRPHASE) ? (v & RW_WGRANT) != 0 : rw_readers(v) == 0)
 			return EPERM; /* held in neither mode */
 		next = rw_release(v);
-		if (!flags && ((next & RW_WGRANT) || ((v & RW_RPARKED) && !(next & RW_RPARKED))))
-			flags = f2_pair_flags(rw, F2_SIZE_U32);
+		wake_readers = (v & RW_RPARKED) && !(next & RW_RPARKED);
+		wake_writer = (next & RW_WGRANT) != 0;
+		if (wake_readers || wake_writer) {
+			next |= RW_WAKING;
+			if (!flags)
+				flags = f2_pair_flags(rw, F2_SIZE_U32);
+		}
 		/* release: pairs with the acquire CAS of the next holder */
 		if (f2_cas_weak_release(&rw->state, &v, next))
 			break;
 	}
 	if (!(v & RW_WRPHASE) && rd_held)
 		rd_held--;
-	/* From here on another thread may free the lock: only wake its address. */
-	if ((v & RW_RPARKED) && !(next & RW_RPARKED))
+	if (!(next & RW_WAKING))
+		return 0; /* another thread may own and free the lock from here on */
+	if (wake_readers)
 		rw_wake(&rw->state, RW_MASK_READER, INT32_MAX, flags);
-	if (next & RW_WGRANT)
+	if (wake_writer)
 		rw_wake(&rw->state, RW_MASK_WRITER, 1, flags);
+	/* release: pairs with the acquire in rw_wait_waking(); our last touch of
+	 * the lock, which another thread may free from here on */
+	f2_and_release(&rw->state, ~(uint32_t)RW_WAKING);
 	return 0;
 }

@@ -6,21 +6,22 @@
 #include <stdint.h>
 
 /* Field widths; the tests rebuild rwlock.c with tiny widths to reach the
- * overflow paths with a handful of threads. 3 flag bits + W + R = 32. */
+ * overflow paths with a handful of threads. 4 flag bits + W + R = 32. */
 #ifndef F2_RW_WRITER_BITS
-#define F2_RW_WRITER_BITS 12u
+#define F2_RW_WRITER_BITS 11u
 #endif
 #ifndef F2_RW_READER_BITS
-#define F2_RW_READER_BITS (29u - F2_RW_WRITER_BITS)
+#define F2_RW_READER_BITS (28u - F2_RW_WRITER_BITS)
 #endif
-_Static_assert(3 + F2_RW_WRITER_BITS + F2_RW_READER_BITS <= 32, "rwlock word layout");
+_Static_assert(4 + F2_RW_WRITER_BITS + F2_RW_READER_BITS <= 32, "rwlock word layout");
 
 enum {
 	RW_WRPHASE = 1u << 0,  /* write phase (else read phase) */
 	RW_WGRANT  = 1u << 1,  /* write phase granted, no writer has taken it yet */
 	RW_RPARKED = 1u << 2,  /* readers may be parked on the word */
+	RW_WAKING  = 1u << 3,  /* an unlock is still waking: nobody may take the lock */
 };
-#define RW_WRITER_SHIFT 3u
+#define RW_WRITER_SHIFT 4u
 #define RW_READER_SHIFT (RW_WRITER_SHIFT + F2_RW_WRITER_BITS)
 #define RW_WRITER  (1u << RW_WRITER_SHIFT)   /* one writer in the writer count */
 #define RW_READER  (1u << RW_READER_SHIFT)   /* one reader in the reader count */
