@@ -3,6 +3,7 @@
  * progress on stderr, CSV files into --csv DIR. Exits non-zero only on a
  * correctness failure, never on timing. */
 #include <gnu/libc-version.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -203,6 +204,20 @@ void f2b_meta(FILE *f)
 	fprintf(f, "waiters,%s\n", lst);
 }
 
+static void *noop_thread(void *arg) { return arg; }
+
+/* glibc (2.34+) runs pthread_mutex_lock/unlock without atomic instructions
+ * while __libc_single_threaded is set, i.e. until the process first creates
+ * a thread. A lock only matters in a multi-threaded program, so f2bench makes
+ * the process multi-threaded before measuring anything: otherwise the
+ * uncontended glibc rows would time plain loads and stores. */
+static void become_multithreaded(void)
+{
+	pthread_t t;
+	if (pthread_create(&t, NULL, noop_thread, NULL) == 0)
+		pthread_join(t, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	f2b_cfg.argc = argc;
@@ -212,6 +227,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	f2b_impls_setup();
+	become_multithreaded();
 	if (!f2b_cfg.child)
 		f2b_progress("preset %s, %d reps per figure; one work unit = %.2f ns", f2b_cfg.preset,
 		             f2b_cfg.reps, f2b_unit_ns());
