@@ -18,6 +18,7 @@ reps=5
 rm -rf "$out"
 mkdir -p "$out"
 cat /proc/loadavg >"$out/loadavg-before.txt"
+git -C "$src" describe --always --dirty >"$out/commit.txt" 2>/dev/null || true
 
 echo "== f2bench --$preset (tables: $out/f2bench.txt)" >&2
 "$bin" "--$preset" --csv "$out" | tee "$out/f2bench.txt"
