@@ -4,13 +4,20 @@
  * nodes (the suite runs with F2SYNC_EMU_NODES=4); fork while parked. */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 
 #include "unit/emu_test.h"
 
+/* 100,000 handoffs per size in the plain build; the sanitizer builds (run
+ * for every backend too) use a fifth of that to keep `make test` short. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define ROUNDS 20000
+#else
 #define ROUNDS 100000
+#endif
 
 /* The emulated sizes in this process's mode; loop tests index it. */
 static unsigned emu_size[4];
@@ -280,6 +287,50 @@ START_TEST(waitv_mixed)
 }
 END_TEST
 
+/* waitv over an emulated and a plain u32 word times out at, never before,
+ * its deadline on both clocks (the mixed path sleeps in futex_waitv). */
+START_TEST(waitv_deadline)
+{
+	clockid_t clk = _i ? CLOCK_REALTIME : CLOCK_MONOTONIC;
+	struct slot a = { 0 }, b = { 0 };
+	struct f2_futex_waitv v[2] = { { 0, &a, PRIV(F2_SIZE_U8), 0 },
+	                               { 0, &b, PRIV(F2_SIZE_U32), 0 } };
+	struct timespec soon = deadline_in(clk, 20 * 1000 * 1000), now;
+	ck_assert_int_eq(f2_futex_waitv(v, 2, &soon, clk), -ETIMEDOUT);
+	clock_gettime(clk, &now);
+	ck_assert(now.tv_sec > soon.tv_sec || (now.tv_sec == soon.tv_sec && now.tv_nsec >= soon.tv_nsec));
+	ck_assert_int_eq(parked(), 0);
+}
+END_TEST
+
+static void on_signal(int sig)
+{
+	(void)sig;
+}
+
+/* A signal is never -EINTR: the parked waiter stays parked (or returns 0),
+ * and the wake still reaches it. */
+START_TEST(signal_not_eintr)
+{
+	unsigned size = emu_size[_i];
+	struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART */
+	ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	struct slot w = { 0 };
+	struct waiter a;
+	waiter_start(&a, &w, 0, 1, PRIV(size));
+	wait_parked(1);
+	for (int i = 0; i < 10; i++) {
+		ck_assert_int_eq(pthread_kill(a.th, SIGUSR1), 0);
+		usleep(1000);
+	}
+	st(&w, size, 1);
+	while (f2_futex_wake(&w, 1, 1, PRIV(size)) != 1 && !waiter_done(&a))
+		usleep(500);
+	waiter_join(&a);
+	ck_assert_int_eq(parked(), 0);
+}
+END_TEST
+
 /* Emulated words are private: a shared one is refused, never mis-served. */
 START_TEST(shared_refused)
 {
@@ -442,12 +493,14 @@ static Suite *emulate_suite(void)
 	tcase_add_loop_test(tc, eagain, 0, n_emu);
 	tcase_add_loop_test(tc, deadlines, 0, 2 * n_emu);
 	tcase_add_loop_test(tc, shared_refused, 0, n_emu);
+	tcase_add_loop_test(tc, signal_not_eintr, 0, n_emu);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("requeue_waitv");
 	tcase_add_loop_test(tc, requeue_sizes, 0, n_emu);
 	tcase_add_loop_test(tc, requeue_tables, 0, n_emu);
 	tcase_add_loop_test(tc, requeue_backends, 0, n_emu);
 	tcase_add_loop_test(tc, waitv_mixed, 0, 5);
+	tcase_add_loop_test(tc, waitv_deadline, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("numa_fork");
 	tcase_add_loop_test(tc, numa_tables, 0, n_emu);
