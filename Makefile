@@ -19,7 +19,7 @@ deps:
 demo:
 	@tools/deps.sh $(DEPS) $(DEMO_DEPS)
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	@cmake --build build -j $(JOBS) >/dev/null
+	@cmake --build build -j $(JOBS) --target f2bench >/dev/null
 	build/bench/f2bench --quick --csv build/demo-out
 
 # The full benchmark (at most 15 minutes on 2 cores): CSVs in build/bench-out,

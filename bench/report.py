@@ -153,6 +153,9 @@ def main():
                      ("ncs", "non-critical section (units)")]:
         if k in meta:
             L.append("| %s | %s |" % (label, meta[k]))
+    cpath = os.path.join(out_dir, "commit.txt")
+    if os.path.exists(cpath):
+        L.append("| f2sync commit | `%s` |" % open(cpath).read().strip())
     b, a = loadavg("loadavg-before.txt"), loadavg("loadavg-after.txt")
     L.append("| load average before / after | %s / %s |" % (" ".join(b), " ".join(a)))
     L.append("")

@@ -2,25 +2,29 @@
 # `make bench`: the full f2bench run, the pthread-shim section (issue 6),
 # software counters from perf stat for the sync workloads, then the plots and
 # docs/benchmarks.md (bench/report.py).
-# Usage: bench/run_bench.sh BUILD_DIR OUT_DIR [full|quick]
+# Usage: bench/run_bench.sh BUILD_DIR OUT_DIR [full|quick] [DOCS_DIR]
+# F2BENCH_SHIM=/path/libf2sync-pthread.so picks the shim when it is not in
+# BUILD_DIR (e.g. built from another branch).
 # Nothing here fails on timing; a correctness failure in f2bench stops it.
 set -eu
 build=$1
 out=$2
 preset=${3:-full}
 src=$(cd "$(dirname "$0")/.." && pwd)
+docs=${4:-$src/docs}
 bin=$build/bench/f2bench
 reps=5
 [ "$preset" = quick ] && reps=3
 rm -rf "$out"
 mkdir -p "$out"
 cat /proc/loadavg >"$out/loadavg-before.txt"
+git -C "$src" describe --always --dirty >"$out/commit.txt" 2>/dev/null || true
 
 echo "== f2bench --$preset (tables: $out/f2bench.txt)" >&2
 "$bin" "--$preset" --csv "$out" | tee "$out/f2bench.txt"
 
 # ---- pthread shim: unmodified programs with and without LD_PRELOAD -------
-shim=$(find "$build" -name 'libf2sync-pthread.so' -type f 2>/dev/null | head -n1)
+shim=${F2BENCH_SHIM:-$(find "$build" -name 'libf2sync-pthread.so' 2>/dev/null | head -n1)}
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 minmax() { sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "," hi }'; }
 sb_time() { # sysbench prints "total time: 1.2345s"
@@ -34,6 +38,7 @@ run_case() { # name, preload-or-empty, command...
 }
 if [ -n "$shim" ] && command -v sysbench >/dev/null; then
 	echo "== pthread shim: $shim, $reps runs each" >&2
+	echo "$shim" >"$out/shim-library.txt"
 	py=$(command -v python3)
 	[ -x /usr/bin/python3 ] && py=/usr/bin/python3
 	echo "workload,params,impl,metric,unit,median,min,max,reps,ratio,baseline,work,check" >"$out/shim.csv"
@@ -43,10 +48,10 @@ if [ -n "$shim" ] && command -v sysbench >/dev/null; then
 			[ "$impl" = f2sync-shim ] && pre=$shim
 			echo "   $case / $impl" >&2
 			case $case in
-			mutex) run_case "$case-$impl" "$pre" sb_time sysbench mutex --threads=8 --mutex-num=64 \
-				--mutex-locks=20000 --mutex-loops=100 run ;;
+			mutex) run_case "$case-$impl" "$pre" sb_time sysbench mutex --threads=8 --mutex-num=16 \
+				--mutex-locks=100000 --mutex-loops=50 run ;;
 			threads) run_case "$case-$impl" "$pre" sb_time sysbench threads --threads=8 \
-				--thread-locks=2 --thread-yields=50 --events=20000 --time=0 run ;;
+				--thread-locks=2 --thread-yields=50 --events=4000 --time=0 run ;;
 			python) run_case "$case-$impl" "$pre" "$py" "$src/bench/threading_workload.py" 3 ;;
 			esac
 		done
@@ -57,7 +62,7 @@ if [ -n "$shim" ] && command -v sysbench >/dev/null; then
 			n=$(grep -c . "$f" || true)
 			check=ok
 			[ "$n" -eq "$reps" ] || check=FAIL
-			echo "shim,$case,$impl,seconds,s,$m,$(minmax <"$f"),$n,$(awk -v a="$m" -v b="$g" 'BEGIN { printf "%.4f", b > 0 ? a / b : 0 }'),glibc,$n,$check" >>"$out/shim.csv"
+			echo "shim,$case,$impl,seconds,s,$m,$(minmax <"$f"),$n,$(awk -v a="$m" -v b="$g" 'BEGIN { printf "%.4f", (b > 0 ? a / b : 0) }'),glibc,$n,$check" >>"$out/shim.csv"
 		done
 	done
 else
@@ -95,4 +100,4 @@ fi
 cat /proc/loadavg >"$out/loadavg-after.txt"
 
 echo "== report: docs/benchmarks.md and docs/img/*.png" >&2
-python3 "$src/bench/report.py" "$out" "$src/docs"
+python3 "$src/bench/report.py" "$out" "$docs"
