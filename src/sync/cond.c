@@ -129,7 +129,8 @@ static int cv_wait(void *s, unsigned size, f2_mutex_t **slot, f2_mutex_t *m,
 	uint64_t v;
 	int r;
 
-	if ((m && bad_mutex(m)) || f2_deadline_check(abs, clk))
+	/* m NULL is only the shim's foreign-lock wait, which brings x's calls */
+	if ((m ? bad_mutex(m) : (!x || !x->unlock || !x->lock)) || f2_deadline_check(abs, clk))
 		return EINVAL;
 	if (m && !(f2_mx_load(&m->word, F2_SIZE_U32) & F2_MX_HELD))
 		return EPERM;
