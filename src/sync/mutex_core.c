@@ -57,12 +57,12 @@ static int cas_release(void *w, unsigned size, unsigned *exp, unsigned desired)
 
 	if (size == F2_SIZE_U8) {
 		uint8_t e = (uint8_t)*exp;
-		/* release: pairs with the acquire fence of the orphan check */
+		/* release: pairs with the acquire re-load in starve_orphaned() */
 		ok = f2_cas_release((uint8_t *)w, &e, (uint8_t)desired);
 		*exp = e;
 	} else {
 		uint32_t e = *exp;
-		/* release: pairs with the acquire fence of the orphan check */
+		/* release: pairs with the acquire re-load in starve_orphaned() */
 		ok = f2_cas_release((uint32_t *)w, &e, desired);
 		*exp = e;
 	}
@@ -151,6 +151,21 @@ static int give_up(struct mx_waiter *me)
 	}
 }
 
+/* Whether a STARVE bit just seen has no starver alive in this process. The
+ * acquire re-load (instead of a fence, which TSan cannot model) reads the
+ * release CAS that set STARVE or a later change of the word, all of them
+ * RMWs in its release sequence, so the starver's count is visible. */
+static int starve_orphaned(const struct mx_waiter *me)
+{
+	unsigned v;
+
+	if (me->size == F2_SIZE_U8)
+		v = f2_load_acquire((uint8_t *)me->w); /* pairs with the release CAS setting STARVE */
+	else
+		v = f2_load_acquire((uint32_t *)me->w); /* pairs with the release CAS setting STARVE */
+	return (v & F2_MX_STARVE) && f2_load_seq(&mx_starvers) == 0;
+}
+
 /* One round of the wait loop: returns 1 when the mutex is ours, 0 when the
  * word changed under us (reload), else parks and returns park()'s result. */
 static int lock_round(struct mx_waiter *me, unsigned v)
@@ -163,9 +178,8 @@ static int lock_round(struct mx_waiter *me, unsigned v)
 			starver_done(me);
 			return 1;
 		}
-	} else if ((v & F2_MX_STARVE) && (f2_fence_acquire(), f2_load_seq(&mx_starvers) == 0)) {
-		/* an orphaned reservation (see mx_starvers): drop it and retry;
-		 * the fence pairs with the release CAS that set STARVE */
+	} else if ((v & F2_MX_STARVE) && starve_orphaned(me)) {
+		/* an orphaned reservation (see mx_starvers): drop it and retry */
 		f2_mx_cas_relaxed(me->w, me->size, &v, v & ~F2_MX_STARVE);
 		return 0;
 	} else if (!(v & (F2_MX_HELD | F2_MX_STARVE))) {
