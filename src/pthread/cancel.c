@@ -43,7 +43,9 @@ struct waiter {
 };
 
 static __thread struct waiter me;
-static f2_mutex_t list_lock = F2_MUTEX_INITIALIZER;
+/* Taken through pthread_mutex_lock, i.e. through the shim itself (or a
+ * sanitizer's interceptor in front of it, which then sees the lock). */
+static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct waiter *list_head;
 static pthread_key_t exit_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
@@ -52,7 +54,7 @@ static void unlist(void *arg)
 {
 	struct waiter *w = arg;
 
-	f2_mutex_lock(&list_lock);
+	pthread_mutex_lock(&list_lock);
 	if (w->prev)
 		w->prev->next = w->next;
 	else
@@ -60,14 +62,14 @@ static void unlist(void *arg)
 	if (w->next)
 		w->next->prev = w->prev;
 	w->listed = 0;
-	f2_mutex_unlock(&list_lock);
+	pthread_mutex_unlock(&list_lock);
 }
 
 static void fork_child(void)
 {
 	/* only the forking thread exists in the child; its record is re-listed
 	 * on its next wait */
-	list_lock = (f2_mutex_t)F2_MUTEX_INITIALIZER;
+	list_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	list_head = NULL;
 	me.listed = 0;
 }
@@ -83,14 +85,14 @@ static f2_cold void enlist(void)
 {
 	pthread_once(&key_once, make_key);
 	me.self = pthread_self();
-	f2_mutex_lock(&list_lock);
+	pthread_mutex_lock(&list_lock);
 	me.prev = NULL;
 	me.next = list_head;
 	if (list_head)
 		list_head->prev = &me;
 	list_head = &me;
 	me.listed = 1;
-	f2_mutex_unlock(&list_lock);
+	pthread_mutex_unlock(&list_lock);
 	pthread_setspecific(exit_key, &me);
 }
 
@@ -108,8 +110,8 @@ void f2p_waiter_leave(void)
 {
 	f2_store_seq(&me.cond, NULL);
 	if (f2_unlikely(f2_load_seq(&me.req))) {
-		f2_mutex_lock(&list_lock);
-		f2_mutex_unlock(&list_lock);
+		pthread_mutex_lock(&list_lock);
+		pthread_mutex_unlock(&list_lock);
 	}
 }
 
@@ -131,7 +133,7 @@ int F2P_IMPL(pthread_cancel)(pthread_t th)
 
 	if (r != 0)
 		return r;
-	f2_mutex_lock(&list_lock);
+	pthread_mutex_lock(&list_lock);
 	for (struct waiter *w = list_head; w; w = w->next) {
 		if (!pthread_equal(w->self, th))
 			continue;
@@ -141,7 +143,7 @@ int F2P_IMPL(pthread_cancel)(pthread_t th)
 			f2_cond_broadcast(&F2P_COND(pc)->c);
 		break;
 	}
-	f2_mutex_unlock(&list_lock);
+	pthread_mutex_unlock(&list_lock);
 	return 0;
 }
 F2P_EXPORT_LIBC(pthread_cancel);

@@ -125,16 +125,18 @@ static int poll_wait(void *s, unsigned size, uint64_t v, const struct timespec *
 static int cv_wait(void *s, unsigned size, f2_mutex_t **slot, f2_mutex_t *m,
                    const struct timespec *abs, clockid_t clk, const struct f2_cond_ext *x)
 {
-	unsigned flags;
+	struct f2_bound bw;
 	uint64_t v;
 	int r;
 
-	/* m NULL is only the shim's foreign-lock wait, which brings x's calls */
+	/* no mutex is only valid with the shim's lock callbacks */
 	if ((m ? bad_mutex(m) : (!x || !x->unlock || !x->lock)) || f2_deadline_check(abs, clk))
 		return EINVAL;
 	if (m && !(f2_mx_load(&m->word, F2_SIZE_U32) & F2_MX_HELD))
 		return EPERM;
-	flags = f2_pair_flags(s, size);
+	/* Bound under the mutex: once it is released, a broadcast may wake us
+	 * and the condvar be freed (see bound.c). */
+	f2_bind_word(&bw, s, f2_pair_flags(s, size));
 	f2_store_relaxed(slot, m); /* published by the release in seq_fetch_or */
 	v = seq_fetch_or(s, size, CV_WAITERS) | CV_WAITERS;
 	if (m)
@@ -144,11 +146,8 @@ static int cv_wait(void *s, unsigned size, f2_mutex_t **slot, f2_mutex_t *m,
 	if (x && x->abort_wait && x->abort_wait()) {
 		r = 0; /* ended by the caller: a spurious wakeup */
 	} else {
-		/* A signal handler interrupting the wait is not a wakeup. */
-		do
-			r = f2_park(s, v, F2_MX_WAIT_NORMAL, flags, abs, clk);
-		while (r == -EINTR);
-		if (r != 0 && r != -EAGAIN && r != -ETIMEDOUT)
+		r = f2_park_bound(&bw, v, F2_MX_WAIT_NORMAL, abs, clk);
+		if (r != 0 && r != -EAGAIN && r != -ETIMEDOUT && r != -EINTR)
 			r = poll_wait(s, size, v, abs, clk);
 	}
 	if (!m)
@@ -246,7 +245,7 @@ int f2_cond_timedwait(f2_cond_t *c, f2_mutex_t *m, const struct timespec *abstim
 int f2_cond_wait_ext(f2_cond_t *c, f2_mutex_t *m, const struct timespec *abstime,
                      clockid_t clock, const struct f2_cond_ext *x)
 {
-	if (BAD_COND(c) || (!m && (!x || !x->unlock || !x->lock)))
+	if (BAD_COND(c))
 		return EINVAL;
 	return cv_wait(&c->seq, F2_SIZE_U32, &c->mutex, m, abstime, clock, x);
 }

@@ -57,16 +57,30 @@ static int cas_release(void *w, unsigned size, unsigned *exp, unsigned desired)
 
 	if (size == F2_SIZE_U8) {
 		uint8_t e = (uint8_t)*exp;
-		/* release: pairs with the acquire re-load in starve_orphaned() */
+		/* release: pairs with the acquire load in orphaned() */
 		ok = f2_cas_release((uint8_t *)w, &e, (uint8_t)desired);
 		*exp = e;
 	} else {
 		uint32_t e = *exp;
-		/* release: pairs with the acquire re-load in starve_orphaned() */
+		/* release: pairs with the acquire load in orphaned() */
 		ok = f2_cas_release((uint32_t *)w, &e, desired);
 		*exp = e;
 	}
 	return ok;
+}
+
+/* 1 if the word's STARVE bit has no starver behind it (only after a fork). */
+static int orphaned(const struct mx_waiter *me)
+{
+	unsigned v;
+
+	if (me->size == F2_SIZE_U8)
+		/* acquire: pairs with the release CAS that set STARVE */
+		v = f2_load_acquire((uint8_t *)me->w);
+	else
+		/* acquire: pairs with the release CAS that set STARVE */
+		v = f2_load_acquire((uint32_t *)me->w);
+	return (v & F2_MX_STARVE) && f2_load_seq(&mx_starvers) == 0;
 }
 
 static void starver_done(struct mx_waiter *me)
@@ -151,21 +165,6 @@ static int give_up(struct mx_waiter *me)
 	}
 }
 
-/* Whether a STARVE bit just seen has no starver alive in this process. The
- * acquire re-load (instead of a fence, which TSan cannot model) reads the
- * release CAS that set STARVE or a later change of the word, all of them
- * RMWs in its release sequence, so the starver's count is visible. */
-static int starve_orphaned(const struct mx_waiter *me)
-{
-	unsigned v;
-
-	if (me->size == F2_SIZE_U8)
-		v = f2_load_acquire((uint8_t *)me->w); /* pairs with the release CAS setting STARVE */
-	else
-		v = f2_load_acquire((uint32_t *)me->w); /* pairs with the release CAS setting STARVE */
-	return (v & F2_MX_STARVE) && f2_load_seq(&mx_starvers) == 0;
-}
-
 /* One round of the wait loop: returns 1 when the mutex is ours, 0 when the
  * word changed under us (reload), else parks and returns park()'s result. */
 static int lock_round(struct mx_waiter *me, unsigned v)
@@ -178,7 +177,7 @@ static int lock_round(struct mx_waiter *me, unsigned v)
 			starver_done(me);
 			return 1;
 		}
-	} else if ((v & F2_MX_STARVE) && starve_orphaned(me)) {
+	} else if ((v & F2_MX_STARVE) && orphaned(me)) {
 		/* an orphaned reservation (see mx_starvers): drop it and retry */
 		f2_mx_cas_relaxed(me->w, me->size, &v, v & ~F2_MX_STARVE);
 		return 0;
@@ -232,18 +231,20 @@ int f2_mx_timedlock(void *w, unsigned size, const struct timespec *abs, clockid_
 
 int f2_mx_unlock_slow(void *w, unsigned size)
 {
-	/* The flags are derived before the release: after it, the mutex may be
+	/* The wake is bound before the release: after it, the mutex may be
 	 * locked, unlocked and freed by another thread. */
-	unsigned flags = f2_pair_flags(w, size);
-	unsigned old = fetch_and_release(w, size, F2_MX_STARVE);
+	struct f2_bound pw;
+	unsigned old;
 
+	f2_bind_word(&pw, w, f2_pair_flags(w, size));
+	old = fetch_and_release(w, size, F2_MX_STARVE);
 	if (!(old & F2_MX_HELD))
 		return EPERM; /* the AND changed nothing: 0 and STARVE stay as they are */
 	/* Self-synchronised destruction: from here on only the futex wake on the
 	 * address, which is harmless if the memory is gone. */
 	if (old & F2_MX_STARVE)
-		f2_futex_wake(w, F2_MX_WAIT_STARVING, 1, flags);
+		f2_wake_bound(&pw, F2_MX_WAIT_STARVING, 1);
 	else if (old & F2_MX_PARKED)
-		f2_futex_wake(w, F2_MX_WAKE_ANY, 1, flags);
+		f2_wake_bound(&pw, F2_MX_WAKE_ANY, 1);
 	return 0;
 }

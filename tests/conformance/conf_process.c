@@ -178,7 +178,7 @@ START_TEST(fork_with_threads)
 	CONF_OK(pthread_atfork(f_prepare, f_release, f_release));
 	for (int i = 0; i < 3; i++)
 		CONF_OK(pthread_create(&t[i], NULL, f_busy, NULL));
-	for (int i = 0; i < 20; i++) {
+	for (int i = 0; i < 8; i++) {
 		pid_t pid = fork();
 
 		ck_assert_int_ge(pid, 0);
