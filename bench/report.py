@@ -232,6 +232,9 @@ def main():
     if shim:
         L.append("Wall time in seconds, median of %s runs, with and without "
                  "`LD_PRELOAD=libf2sync-pthread.so`; ratio = shim / glibc (lower is better)." % shim[0]["reps"])
+        lib = os.path.join(out_dir, "shim-library.txt")
+        if os.path.exists(lib):
+            L.append("Shim used: %s." % open(lib).read().strip())
         L.append("")
         L.append("| program | impl | median s | min..max | ratio |")
         L.append("|---|---|---|---|---|")

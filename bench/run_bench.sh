@@ -4,7 +4,8 @@
 # docs/benchmarks.md (bench/report.py).
 # Usage: bench/run_bench.sh BUILD_DIR OUT_DIR [full|quick] [DOCS_DIR]
 # F2BENCH_SHIM=/path/libf2sync-pthread.so picks the shim when it is not in
-# BUILD_DIR (e.g. built from another branch).
+# BUILD_DIR (e.g. built from another branch); F2BENCH_SHIM_NOTE says which
+# build it is, for the report.
 # Nothing here fails on timing; a correctness failure in f2bench stops it.
 set -eu
 build=$1
@@ -38,7 +39,7 @@ run_case() { # name, preload-or-empty, command...
 }
 if [ -n "$shim" ] && command -v sysbench >/dev/null; then
 	echo "== pthread shim: $shim, $reps runs each" >&2
-	echo "$shim" >"$out/shim-library.txt"
+	echo "${F2BENCH_SHIM_NOTE:-$shim}" >"$out/shim-library.txt"
 	py=$(command -v python3)
 	[ -x /usr/bin/python3 ] && py=/usr/bin/python3
 	echo "workload,params,impl,metric,unit,median,min,max,reps,ratio,baseline,work,check" >"$out/shim.csv"
