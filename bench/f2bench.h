@@ -34,6 +34,7 @@ struct f2b_config {
 	const char *csv_dir;      /* NULL = no CSV */
 	const char *label;        /* child mode: impl label to report under */
 	int child;                /* child mode: emit raw rows on stdout */
+	int no_children;          /* skip the child-process rows (requeue off, backends) */
 	const char *preset;       /* "full", "quick" or "smoke" */
 	char **argv;              /* for re-executing ourselves */
 	int argc;

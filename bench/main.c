@@ -90,7 +90,9 @@ static void usage(FILE *f)
 		"  --threads LIST       contended mutex thread counts\n"
 		"  --waiters LIST       broadcast waiter counts\n"
 		"  --rw-threads LIST --read-pct LIST --barrier-threads LIST\n"
-		"  --distinct-threads N threads on distinct futex words\n");
+		"  --distinct-threads N threads on distinct futex words\n"
+		"  --no-children        skip the rows that need a child process (requeue off,\n"
+		"                       F2SYNC_BACKEND=legacy|emulate), e.g. under perf stat\n");
 }
 
 static int parse_args(int argc, char **argv)
@@ -105,6 +107,8 @@ static int parse_args(int argc, char **argv)
 			preset(a + 2);
 		else if (!strcmp(a, "--child"))
 			f2b_cfg.child = 1;
+		else if (!strcmp(a, "--no-children"))
+			f2b_cfg.no_children = 1;
 		else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
 			exit(0);

@@ -212,7 +212,8 @@ def main():
     if perf:
         L.append("## Software counters (perf stat)")
         L.append("")
-        L.append("One quick run (`--quick --reps 1`) per workload and implementation under `perf stat`; "
+        L.append("One quick run (`--quick --reps 1 --no-children`) per workload and implementation under `perf stat` "
+                 "(whole process, so thread creation and exit are included); "
                  "per operation: CPU time of all threads, context switches, CPU migrations. A lock that "
                  "spins burns CPU time per op; one that parks early pays context switches.")
         L.append("")

@@ -83,7 +83,7 @@ if command -v perf >/dev/null && perf stat -e task-clock true >/dev/null 2>&1; t
 			rm -rf "$d"
 			# shellcheck disable=SC2086
 			perf stat -x, -o "$out/perf-$wl-$impl.txt" -e task-clock,context-switches,cpu-migrations \
-				"$bin" --quick --reps 1 --workloads "$wl" --impls "$impl" $args --csv "$d" \
+				"$bin" --quick --reps 1 --no-children --workloads "$wl" --impls "$impl" $args --csv "$d" \
 				>/dev/null 2>&1 || continue
 			[ -f "$d/$wl.csv" ] || continue
 			work=$(awk -F, -v i="$impl" 'NR > 1 && $3 == i { print $12; exit }' "$d/$wl.csv")
