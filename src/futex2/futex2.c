@@ -56,15 +56,36 @@ static enum f2_backend route_private(unsigned size, unsigned flags)
 	return F2_BK_FUTEX2;
 }
 
-enum f2_backend f2_route(unsigned flags)
+static enum f2_backend route_slow(unsigned flags)
 {
 	unsigned size = flags & F2_SIZE_MASK;
-	enum f2_backend bk;
 
 	if (f2_mode() == F2_MODE_BAD)
 		return F2_BK_NOSYS;
-	bk = (flags & F2_PRIVATE) ? route_private(size, flags) : route_shared(size);
-	return bk;
+	return (flags & F2_PRIVATE) ? route_private(size, flags) : route_shared(size);
+}
+
+/* The route of each of the 16 kinds of valid flags, computed once: routing
+ * runs on every call, and the mode and the kernel's capabilities never change
+ * within a process. Entry 0 means "not computed yet". */
+static unsigned char routes[16];
+
+static unsigned route_index(unsigned flags)
+{
+	return (flags & F2_SIZE_MASK) | ((flags & F2_NUMA) ? 4u : 0u) | ((flags & F2_PRIVATE) ? 8u : 0u);
+}
+
+enum f2_backend f2_route(unsigned flags)
+{
+	unsigned i = route_index(flags);
+	/* relaxed: each entry is a pure function of the environment and the
+	 * kernel; a racing first caller computes and stores the same value. */
+	unsigned char r = f2_load_relaxed(&routes[i]);
+	if (f2_unlikely(!r)) {
+		r = (unsigned char)(route_slow(flags) + 1);
+		f2_store_relaxed(&routes[i], r);
+	}
+	return (enum f2_backend)(r - 1);
 }
 
 /* Nodes a pair may name: the emulation has a table per node (and may be
@@ -116,8 +137,9 @@ static int check_addr(const void *uaddr, unsigned flags)
 	return ((uintptr_t)uaddr & (align - 1)) ? -EINVAL : 0;
 }
 
-/* Routes a checked word and resolves a NUMA pair's node. */
-static int bind(struct f2_word *w, void *uaddr, unsigned flags)
+/* Routes a checked word and resolves a NUMA pair's node; node >= 0 is a node
+ * the caller resolved before, used without reading the pair. */
+static int bind_node(struct f2_word *w, void *uaddr, unsigned flags, int node)
 {
 	w->addr = uaddr;
 	w->flags = flags;
@@ -129,12 +151,19 @@ static int bind(struct f2_word *w, void *uaddr, unsigned flags)
 	if (w->bk == F2_BK_NOTSUP)
 		return -EOPNOTSUPP;
 	if (flags & F2_NUMA) {
-		int n = f2_node_resolve(uaddr, w->size, node_limit(w->bk));
+		int limit = node_limit(w->bk);
+		int n = node >= 0 ? (node < limit ? node : -EINVAL)
+		                  : f2_node_resolve(uaddr, w->size, limit);
 		if (n < 0)
 			return n;
 		w->node = n;
 	}
 	return 0;
+}
+
+static int bind(struct f2_word *w, void *uaddr, unsigned flags)
+{
+	return bind_node(w, uaddr, flags, -1);
 }
 
 int f2_futex_wait(void *uaddr, uint64_t val, uint64_t mask, unsigned flags,
@@ -156,7 +185,7 @@ int f2_futex_wait(void *uaddr, uint64_t val, uint64_t mask, unsigned flags,
 	return f2_kernel_wait(&w, val, mask, abstime, clockid);
 }
 
-int f2_futex_wake(void *uaddr, uint64_t mask, int nr, unsigned flags)
+int f2_futex_wake_node(void *uaddr, uint64_t mask, int nr, unsigned flags, int node)
 {
 	struct f2_word w;
 	int r;
@@ -165,13 +194,18 @@ int f2_futex_wake(void *uaddr, uint64_t mask, int nr, unsigned flags)
 		return r;
 	if (!mask || !fits(flags, mask) || nr < 0)
 		return -EINVAL;
-	if ((r = bind(&w, uaddr, flags)))
+	if ((r = bind_node(&w, uaddr, flags, node)))
 		return r;
 	if (nr == 0)
 		return 0;
 	if (w.bk == F2_BK_EMU)
 		return f2_emu_wake(&w, mask, nr);
 	return f2_kernel_wake(&w, mask, nr);
+}
+
+int f2_futex_wake(void *uaddr, uint64_t mask, int nr, unsigned flags)
+{
+	return f2_futex_wake_node(uaddr, mask, nr, flags, -1);
 }
 
 static int sat_add(int a, int b)

@@ -29,6 +29,11 @@ struct f2_word {
 	enum f2_backend bk;
 };
 
+/* f2_futex_wake for a NUMA pair whose node (>= 0) the caller resolved
+ * earlier: the pair is not read, so a lock may wake after the store that let
+ * another thread free it (self-synchronised destruction). node -1: read it. */
+f2_hidden int f2_futex_wake_node(void *uaddr, uint64_t mask, int nr, unsigned flags, int node);
+
 /* Loads the word's value (the value half of a pair), zero-extended. */
 f2_hidden uint64_t f2_word_load(const struct f2_word *w);
 
