@@ -125,7 +125,7 @@ static int poll_wait(void *s, unsigned size, uint64_t v, const struct timespec *
 static int cv_wait(void *s, unsigned size, f2_mutex_t **slot, f2_mutex_t *m,
                    const struct timespec *abs, clockid_t clk)
 {
-	unsigned flags;
+	struct f2_bound bw;
 	uint64_t v;
 	int r;
 
@@ -133,11 +133,13 @@ static int cv_wait(void *s, unsigned size, f2_mutex_t **slot, f2_mutex_t *m,
 		return EINVAL;
 	if (!(f2_mx_load(&m->word, F2_SIZE_U32) & F2_MX_HELD))
 		return EPERM;
-	flags = f2_pair_flags(s, size);
+	/* Bound under the mutex: once it is released, a broadcast may wake us
+	 * and the condvar be freed (see bound.c). */
+	f2_bind_word(&bw, s, f2_pair_flags(s, size));
 	f2_store_relaxed(slot, m); /* published by the release in seq_fetch_or */
 	v = seq_fetch_or(s, size, CV_WAITERS) | CV_WAITERS;
 	f2_mx_unlock(&m->word, F2_SIZE_U32);
-	r = f2_park(s, v, F2_MX_WAIT_NORMAL, flags, abs, clk);
+	r = f2_park_bound(&bw, v, F2_MX_WAIT_NORMAL, abs, clk);
 	if (r != 0 && r != -EAGAIN && r != -ETIMEDOUT && r != -EINTR)
 		r = poll_wait(s, size, v, abs, clk);
 	relock(m);

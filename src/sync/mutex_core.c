@@ -156,18 +156,20 @@ int f2_mx_timedlock(void *w, unsigned size, const struct timespec *abs, clockid_
 
 int f2_mx_unlock_slow(void *w, unsigned size)
 {
-	/* The flags are derived before the release: after it, the mutex may be
+	/* The wake is bound before the release: after it, the mutex may be
 	 * locked, unlocked and freed by another thread. */
-	unsigned flags = f2_pair_flags(w, size);
-	unsigned old = fetch_and_release(w, size, F2_MX_STARVE);
+	struct f2_bound pw;
+	unsigned old;
 
+	f2_bind_word(&pw, w, f2_pair_flags(w, size));
+	old = fetch_and_release(w, size, F2_MX_STARVE);
 	if (!(old & F2_MX_HELD))
 		return EPERM; /* the AND changed nothing: 0 and STARVE stay as they are */
 	/* Self-synchronised destruction: from here on only the futex wake on the
 	 * address, which is harmless if the memory is gone. */
 	if (old & F2_MX_STARVE)
-		f2_futex_wake(w, F2_MX_WAIT_STARVING, 1, flags);
+		f2_wake_bound(&pw, F2_MX_WAIT_STARVING, 1);
 	else if (old & F2_MX_PARKED)
-		f2_futex_wake(w, F2_MX_WAKE_ANY, 1, flags);
+		f2_wake_bound(&pw, F2_MX_WAKE_ANY, 1);
 	return 0;
 }

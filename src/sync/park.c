@@ -36,15 +36,53 @@ int f2_set_park_hooks(f2_park_hook_fn before, f2_park_hook_fn after, void *arg)
 	return 0;
 }
 
-int f2_park(void *addr, uint64_t val, uint64_t mask, unsigned flags,
-            const struct timespec *abs, clockid_t clk)
+/* Runs wait(arg) between the hooks. */
+static int hooked(int (*wait)(const void *), const void *arg)
 {
 	/* acquire: pairs with the release in f2_set_park_hooks. */
 	struct hooks *h = f2_load_acquire(&current);
 	if (h && h->before)
 		h->before(h->arg);
-	int r = f2_futex_wait(addr, val, mask, flags, abs, clk);
+	int r = wait(arg);
 	if (h && h->after)
 		h->after(h->arg);
 	return r;
+}
+
+struct park_args {
+	void *addr;
+	const struct f2_bound *bound;
+	uint64_t val, mask;
+	unsigned flags;
+	const struct timespec *abs;
+	clockid_t clk;
+};
+
+static int wait_public(const void *arg)
+{
+	const struct park_args *a = arg;
+	return f2_futex_wait(a->addr, a->val, a->mask, a->flags, a->abs, a->clk);
+}
+
+static int wait_bound(const void *arg)
+{
+	const struct park_args *a = arg;
+	if (f2_bound_in_kernel(a->bound))
+		return f2_kernel_wait(&a->bound->w, a->val, a->mask, a->abs, a->clk);
+	return f2_futex_wait(a->bound->w.addr, a->val, a->mask, a->bound->w.flags, a->abs,
+	                     a->clk);
+}
+
+int f2_park(void *addr, uint64_t val, uint64_t mask, unsigned flags,
+            const struct timespec *abs, clockid_t clk)
+{
+	struct park_args a = { addr, NULL, val, mask, flags, abs, clk };
+	return hooked(wait_public, &a);
+}
+
+int f2_park_bound(const struct f2_bound *p, uint64_t val, uint64_t mask,
+                  const struct timespec *abs, clockid_t clk)
+{
+	struct park_args a = { NULL, p, val, mask, 0, abs, clk };
+	return hooked(wait_bound, &a);
 }

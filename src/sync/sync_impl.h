@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "f2sync/futex2.h"
+#include "../futex2/futex2_impl.h"
 #include "../internal/compiler.h"
 
 /* placement.c --------------------------------------------------------------
@@ -24,6 +25,20 @@ f2_hidden int f2_place_node(void);
  * futex2 layer would refuse the recorded node (a lock never fails on a node).
  * size is F2_SIZE_U8 .. F2_SIZE_U64. */
 f2_hidden unsigned f2_pair_flags(void *pair, unsigned size);
+
+/* bound.c ------------------------------------------------------------------
+ * A futex word bound (routed, node resolved) while the caller owns the
+ * object, for a wait or wake made after the store that lets another thread
+ * free it: then nothing but the kernel touches the address. */
+struct f2_bound {
+	struct f2_word w;
+};
+/* Binds pair (flags as from f2_pair_flags). */
+f2_hidden void f2_bind_word(struct f2_bound *p, void *pair, unsigned flags);
+/* 1 if a kernel backend serves it (the calls below then read no memory). */
+f2_hidden int f2_bound_in_kernel(const struct f2_bound *p);
+/* Wakes up to nr waiters whose mask shares a bit with mask. */
+f2_hidden void f2_wake_bound(const struct f2_bound *p, uint64_t mask, int nr);
 
 /* tuning.c -----------------------------------------------------------------
  * Process-wide knobs, read from the environment once (F2SYNC_SPIN,
@@ -44,5 +59,9 @@ f2_hidden int f2_tuning_set(const struct f2_tuning *t);
  * where the sync layer sleeps calls this, never f2_futex_wait directly. */
 f2_hidden int f2_park(void *addr, uint64_t val, uint64_t mask, unsigned flags,
                       const struct timespec *abs, clockid_t clk);
+/* The same for a bound word (bound.c); val, mask and the deadline must be
+ * valid for it. */
+f2_hidden int f2_park_bound(const struct f2_bound *p, uint64_t val, uint64_t mask,
+                            const struct timespec *abs, clockid_t clk);
 
 #endif

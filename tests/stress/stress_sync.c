@@ -12,7 +12,14 @@
 #include "f2sync/mutex.h"
 #include "unit/sync_test.h"
 
-#define RUN_NS 250000000LL /* per case */
+/* Run time per case: F2_STRESS_MS (the short variant under label unit),
+ * else 250 ms. */
+static long run_ns(void)
+{
+	const char *s = getenv("F2_STRESS_MS");
+	long ms = s ? atol(s) : 250;
+	return (ms > 0 && ms < 10000 ? ms : 250) * 1000000L;
+}
 static const int THREADS[] = { 2, 8, 64 };
 
 /* ---- mutexes ------------------------------------------------------------ */
@@ -70,7 +77,7 @@ static void mx_stress(int wide, int n)
 	r = (struct mx_run){ wide, F2_MUTEX_INITIALIZER, F2_MUTEX8_INITIALIZER, 0, 0, 0 };
 	for (int i = 0; i < n; i++)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, mx_worker, &r), 0);
-	struct timespec run = { 0, RUN_NS };
+	struct timespec run = { run_ns() / 1000000000L, run_ns() % 1000000000L };
 	nanosleep(&run, NULL);
 	__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
 	for (int i = 0; i < n; i++)
@@ -183,7 +190,7 @@ static void cv_stress(int wide, int n)
 	q.producers_left = producers;
 	for (int i = 0; i < n; i++)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, i < producers ? producer : consumer, &q), 0);
-	struct timespec run = { 0, RUN_NS };
+	struct timespec run = { run_ns() / 1000000000L, run_ns() % 1000000000L };
 	nanosleep(&run, NULL);
 	ck_assert_int_eq(f2_mutex_lock(&q.m), 0);
 	q.stop = 1;
