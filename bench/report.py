@@ -99,7 +99,7 @@ def main():
     meta = {r["key"]: r["value"] for r in meta_rows if r["key"] != "note"}
     notes = [r["value"] for r in meta_rows if r["key"] == "note"]
     targets = read_csv(os.path.join(out_dir, "targets.csv"))
-    wls = ["uncontended", "contended", "broadcast", "pingpong", "rwlock", "barrier",
+    wls = ["uncontended", "contended", "contended_short", "broadcast", "pingpong", "rwlock", "barrier",
            "futex_handoff", "futex_wake_empty", "futex_distinct"]
     data = {w: read_csv(os.path.join(out_dir, w + ".csv")) for w in wls}
     shim = read_csv(os.path.join(out_dir, "shim.csv"))
@@ -115,6 +115,12 @@ def main():
              logx=True)
     if p:
         imgs.append(("Contended mutex throughput vs threads (median, bars min..max)", p))
+    p = plot(out_dir, img_dir, "contended_short_throughput",
+             "Contended mutex, short sections (5/20 units): throughput vs threads",
+             "threads", "lock acquisitions per second",
+             series_of(data["contended_short"], "ops_per_s", "T"), logx=True)
+    if p:
+        imgs.append(("Contended mutex throughput vs threads with short sections (lock-dominated)", p))
     p = plot(out_dir, img_dir, "contended_fairness", "Contended mutex: max/min per-thread acquisitions",
              "threads", "max/min (log)", series_of(data["contended"], "max_over_min", "T"), logx=True,
              logy=True)
@@ -266,6 +272,8 @@ def main():
     L.append("Workloads (bench/wl_*.c): *uncontended*: one thread, lock+unlock pairs. *contended*: T "
              "threads, `cs` work units inside and `ncs` outside the lock, for a fixed time; max/min is the "
              "ratio of the busiest to the least served thread; context switches from getrusage. "
+             "*contended_short*: the same with short sections (5 and 20 units) where the lock, not the "
+             "section work, sets the rate; shown for information, the targets use *contended*. "
              "*broadcast*: N waiters, time from the broadcast to the last waiter holding the mutex again; "
              "f2sync-norq is f2sync with `F2SYNC_REQUEUE=0` (a child process). *pingpong*: two threads "
              "pass a turn through mutex+condvar. *rwlock*: read% reads, the rest writes. *barrier*: T "
