@@ -169,9 +169,12 @@ static void dequeue_all(struct f2_emu_rec *r, unsigned n)
 static int claim(struct f2_parker *pk, int err)
 {
 	uint32_t s = F2_PK_ARMED;
-	/* The records are unqueued under their bucket locks next, and every
-	 * waker's CAS happened under one of them: the locks order the rest. */
-	if (f2_cas_relaxed(&pk->state, &s, F2_PK_CLAIMED))
+	/* Success: the records are unqueued under their bucket locks next, and
+	 * every waker's CAS happened under one of them: the locks order the rest.
+	 * Failure: a waker was first and unlinked our record, and we return
+	 * without taking its lock, so the failed CAS must acquire: pairs with the
+	 * release CAS in wake_rec. */
+	if (f2_cas_acq_rel(&pk->state, &s, F2_PK_CLAIMED))
 		return err;
 	return (int)(s - F2_PK_WOKEN);
 }
