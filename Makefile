@@ -2,7 +2,7 @@
 # machine lacks, configures and builds, then runs.
 DEPS       := cmake make gcc g++ pkg-config libnuma-dev libhwloc-dev check
 DEMO_DEPS  := libnsync-dev gnuplot-nox
-TEST_DEPS  := python3 sysbench
+TEST_DEPS  := python3 sysbench coreutils
 JOBS       := $(shell nproc)
 
 .PHONY: all deps demo test bench clean

@@ -123,25 +123,34 @@ static int poll_wait(void *s, unsigned size, uint64_t v, const struct timespec *
 }
 
 static int cv_wait(void *s, unsigned size, f2_mutex_t **slot, f2_mutex_t *m,
-                   const struct timespec *abs, clockid_t clk)
+                   const struct timespec *abs, clockid_t clk, const struct f2_cond_ext *x)
 {
 	struct f2_bound bw;
 	uint64_t v;
 	int r;
 
-	if (bad_mutex(m) || f2_deadline_check(abs, clk))
+	if ((m && bad_mutex(m)) || f2_deadline_check(abs, clk))
 		return EINVAL;
-	if (!(f2_mx_load(&m->word, F2_SIZE_U32) & F2_MX_HELD))
+	if (m && !(f2_mx_load(&m->word, F2_SIZE_U32) & F2_MX_HELD))
 		return EPERM;
 	/* Bound under the mutex: once it is released, a broadcast may wake us
 	 * and the condvar be freed (see bound.c). */
 	f2_bind_word(&bw, s, f2_pair_flags(s, size));
 	f2_store_relaxed(slot, m); /* published by the release in seq_fetch_or */
 	v = seq_fetch_or(s, size, CV_WAITERS) | CV_WAITERS;
-	f2_mx_unlock(&m->word, F2_SIZE_U32);
-	r = f2_park_bound(&bw, v, F2_MX_WAIT_NORMAL, abs, clk);
-	if (r != 0 && r != -EAGAIN && r != -ETIMEDOUT && r != -EINTR)
-		r = poll_wait(s, size, v, abs, clk);
+	if (m)
+		f2_mx_unlock(&m->word, F2_SIZE_U32);
+	else if ((r = x->unlock(x->arg)) != 0)
+		return r; /* WAITERS stays: a hint, it costs one empty wake */
+	if (x && x->abort_wait && x->abort_wait()) {
+		r = 0; /* ended by the caller: a spurious wakeup */
+	} else {
+		r = f2_park_bound(&bw, v, F2_MX_WAIT_NORMAL, abs, clk);
+		if (r != 0 && r != -EAGAIN && r != -ETIMEDOUT && r != -EINTR)
+			r = poll_wait(s, size, v, abs, clk);
+	}
+	if (!m)
+		return x->lock(x->arg) ?: (r == -ETIMEDOUT ? ETIMEDOUT : 0);
 	relock(m);
 	return r == -ETIMEDOUT ? ETIMEDOUT : 0;
 }
@@ -172,7 +181,9 @@ static int requeue_all(void *s, unsigned size, unsigned flags, uint64_t seq, f2_
 	unsigned mflags;
 	int r;
 
-	if (!m || !f2_load_relaxed(&f2_tuning()->requeue)) /* knob: see tuning.c */
+	/* A process-shared condvar's recorded mutex is an address in one process
+	 * only: wake, never requeue. */
+	if (!m || !(flags & F2_PRIVATE) || !f2_load_relaxed(&f2_tuning()->requeue)) /* knob: see tuning.c */
 		return -1;
 	mflags = f2_pair_flags(m, F2_SIZE_U32);
 	if (!same_backend(flags, mflags))
@@ -218,7 +229,7 @@ static int cv_broadcast(void *s, unsigned size, f2_mutex_t **slot)
 
 int f2_cond_wait(f2_cond_t *c, f2_mutex_t *m)
 {
-	return BAD_COND(c) ? EINVAL : cv_wait(&c->seq, F2_SIZE_U32, &c->mutex, m, NULL, 0);
+	return BAD_COND(c) ? EINVAL : cv_wait(&c->seq, F2_SIZE_U32, &c->mutex, m, NULL, 0, NULL);
 }
 
 int f2_cond_timedwait(f2_cond_t *c, f2_mutex_t *m, const struct timespec *abstime,
@@ -226,7 +237,16 @@ int f2_cond_timedwait(f2_cond_t *c, f2_mutex_t *m, const struct timespec *abstim
 {
 	if (BAD_COND(c) || !abstime)
 		return EINVAL;
-	return cv_wait(&c->seq, F2_SIZE_U32, &c->mutex, m, abstime, clock);
+	return cv_wait(&c->seq, F2_SIZE_U32, &c->mutex, m, abstime, clock, NULL);
+}
+
+/* The pthread shim's wait (sync_impl.h); m NULL: the lock of x. */
+int f2_cond_wait_ext(f2_cond_t *c, f2_mutex_t *m, const struct timespec *abstime,
+                     clockid_t clock, const struct f2_cond_ext *x)
+{
+	if (BAD_COND(c) || (!m && (!x || !x->unlock || !x->lock)))
+		return EINVAL;
+	return cv_wait(&c->seq, F2_SIZE_U32, &c->mutex, m, abstime, clock, x);
 }
 
 int f2_cond_signal(f2_cond_t *c)
@@ -241,7 +261,7 @@ int f2_cond_broadcast(f2_cond_t *c)
 
 int f2_cond64_wait(f2_cond64_t *c, f2_mutex_t *m)
 {
-	return BAD_COND(c) ? EINVAL : cv_wait(&c->seq, F2_SIZE_U64, &c->mutex, m, NULL, 0);
+	return BAD_COND(c) ? EINVAL : cv_wait(&c->seq, F2_SIZE_U64, &c->mutex, m, NULL, 0, NULL);
 }
 
 int f2_cond64_timedwait(f2_cond64_t *c, f2_mutex_t *m, const struct timespec *abstime,
@@ -249,7 +269,7 @@ int f2_cond64_timedwait(f2_cond64_t *c, f2_mutex_t *m, const struct timespec *ab
 {
 	if (BAD_COND(c) || !abstime)
 		return EINVAL;
-	return cv_wait(&c->seq, F2_SIZE_U64, &c->mutex, m, abstime, clock);
+	return cv_wait(&c->seq, F2_SIZE_U64, &c->mutex, m, abstime, clock, NULL);
 }
 
 int f2_cond64_signal(f2_cond64_t *c)

@@ -12,6 +12,7 @@
  * still takes the mutex if it finds it free on the way out.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 
 #include "mutex_impl.h"
@@ -19,6 +20,7 @@
 
 /* Turns claimed by a starving waiter (read by the tests). */
 f2_hidden uint64_t f2_mx_handoffs;
+
 
 struct mx_waiter {
 	void *w;
@@ -29,6 +31,65 @@ struct mx_waiter {
 	uint64_t t0;                    /* CLOCK_MONOTONIC ns when it began to wait */
 	int starving;                   /* owns the STARVE bit */
 };
+
+/* Starvers alive in this process: raised before a waiter sets STARVE, lowered
+ * when it claims its turn or gives it up. fork() leaves in the child only the
+ * forking thread, which is no starver, so the child starts from 0: a STARVE bit
+ * copied from the parent then has no owner, and the first waiter that meets
+ * it while this count is 0 drops it (else the mutex would stay reserved for a
+ * thread that does not exist). Touched only on the starvation path. */
+static unsigned mx_starvers;
+
+static void mx_fork_child(void)
+{
+	mx_starvers = 0;
+}
+
+__attribute__((constructor)) static void mx_init(void)
+{
+	pthread_atfork(NULL, NULL, mx_fork_child);
+}
+
+/* Release CAS for setting STARVE (see mx_starvers). */
+static int cas_release(void *w, unsigned size, unsigned *exp, unsigned desired)
+{
+	int ok;
+
+	if (size == F2_SIZE_U8) {
+		uint8_t e = (uint8_t)*exp;
+		/* release: pairs with the acquire load in orphaned() */
+		ok = f2_cas_release((uint8_t *)w, &e, (uint8_t)desired);
+		*exp = e;
+	} else {
+		uint32_t e = *exp;
+		/* release: pairs with the acquire load in orphaned() */
+		ok = f2_cas_release((uint32_t *)w, &e, desired);
+		*exp = e;
+	}
+	return ok;
+}
+
+/* 1 if the word's STARVE bit has no starver behind it (only after a fork). */
+static int orphaned(const struct mx_waiter *me)
+{
+	unsigned v;
+
+	if (me->size == F2_SIZE_U8)
+		/* acquire: pairs with the release CAS that set STARVE */
+		v = f2_load_acquire((uint8_t *)me->w);
+	else
+		/* acquire: pairs with the release CAS that set STARVE */
+		v = f2_load_acquire((uint32_t *)me->w);
+	return (v & F2_MX_STARVE) && f2_load_seq(&mx_starvers) == 0;
+}
+
+static void starver_done(struct mx_waiter *me)
+{
+	if (me->starving) {
+		me->starving = 0;
+		f2_sub_seq(&mx_starvers, 1);
+	}
+}
 
 static unsigned fetch_and_release(void *w, unsigned size, unsigned mask)
 {
@@ -88,15 +149,19 @@ static int give_up(struct mx_waiter *me)
 	for (;;) {
 		int mine = me->starving ? v == F2_MX_STARVE : !(v & (F2_MX_HELD | F2_MX_STARVE));
 		if (mine) {
-			if (f2_mx_cas_acquire(me->w, me->size, &v, F2_MX_HELD | F2_MX_PARKED))
+			if (f2_mx_cas_acquire(me->w, me->size, &v, F2_MX_HELD | F2_MX_PARKED)) {
+				starver_done(me);
 				return 0;
+			}
 			continue;
 		}
 		unsigned want = (v & F2_MX_HELD) ? (v | F2_MX_PARKED) : v;
 		if (me->starving)
 			want &= ~F2_MX_STARVE;
-		if (want == v || f2_mx_cas_relaxed(me->w, me->size, &v, want))
+		if (want == v || f2_mx_cas_relaxed(me->w, me->size, &v, want)) {
+			starver_done(me);
 			return ETIMEDOUT;
+		}
 	}
 }
 
@@ -109,14 +174,24 @@ static int lock_round(struct mx_waiter *me, unsigned v)
 			if (!f2_mx_cas_acquire(me->w, me->size, &v, F2_MX_HELD | F2_MX_PARKED))
 				return 0;
 			f2_add_relaxed(&f2_mx_handoffs, 1); /* statistics only */
+			starver_done(me);
 			return 1;
 		}
+	} else if ((v & F2_MX_STARVE) && orphaned(me)) {
+		/* an orphaned reservation (see mx_starvers): drop it and retry */
+		f2_mx_cas_relaxed(me->w, me->size, &v, v & ~F2_MX_STARVE);
+		return 0;
 	} else if (!(v & (F2_MX_HELD | F2_MX_STARVE))) {
 		return f2_mx_cas_acquire(me->w, me->size, &v, F2_MX_HELD | F2_MX_PARKED);
 	} else if ((v & F2_MX_HELD) && !(v & F2_MX_STARVE) && waited_too_long(me)) {
 		unsigned want = v | F2_MX_PARKED | F2_MX_STARVE;
-		if (!f2_mx_cas_relaxed(me->w, me->size, &v, want))
+		/* counted before the bit is visible: a waiter that sees STARVE
+		 * also sees this starver */
+		f2_add_seq(&mx_starvers, 1);
+		if (!cas_release(me->w, me->size, &v, want)) {
+			f2_sub_seq(&mx_starvers, 1);
 			return 0;
+		}
 		me->starving = 1;
 		v = want;
 	} else if ((v & F2_MX_HELD) && !(v & F2_MX_PARKED)) {

@@ -233,10 +233,12 @@ unsigned f2_pair_flags(void *pair, unsigned size)
 	unsigned flags = F2_PRIVATE | size;
 	int node;
 
+	node = pair_node_load(pair, size);
+	if (node == F2_NODE_SHARED)
+		return size;
 	place_ready();
 	if (place.mode == PLACE_OFF)
 		return flags;
-	node = pair_node_load(pair, size);
 	if (node == F2_NODE_AUTO) {
 		int want = f2_place_node();
 		/* An 8-bit node field cannot hold every node: such a word is

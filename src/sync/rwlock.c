@@ -66,6 +66,7 @@ struct rw_call {
 	const struct timespec *abs;  /* NULL: no deadline */
 	clockid_t clk;
 	unsigned flags;              /* futex flags of the pair; 0 until needed */
+	int prefer_reader;           /* readers pass queued writers (pthread shim) */
 };
 
 static unsigned rw_flags(struct rw_call *c)
@@ -181,7 +182,7 @@ static int rd_lock(struct rw_call *c, int try)
 		if (v & RW_WAKING) /* a few microseconds; try variants wait it out too */
 			v = rw_wait_waking(rw);
 		if (!(v & RW_WRPHASE)) {
-			if (rw_writers(v) == 0 || (rd_held && rw_readers(v) > 0)) {
+			if (rw_writers(v) == 0 || ((rd_held || c->prefer_reader) && rw_readers(v) > 0)) {
 				if (rw_readers(v) == RW_READERS_MAX)
 					return EAGAIN;
 				/* acquire: pairs with the release CAS of the previous unlock */
@@ -209,9 +210,10 @@ static int rd_lock(struct rw_call *c, int try)
 	}
 }
 
-static int rd_entry(f2_rwlock_t *rw, const struct timespec *abs, clockid_t clk, int try)
+static int rd_entry(f2_rwlock_t *rw, const struct timespec *abs, clockid_t clk, int try,
+		    int prefer_reader)
 {
-	struct rw_call c = { rw, abs, clk, 0 };
+	struct rw_call c = { rw, abs, clk, 0, prefer_reader };
 	int r;
 
 	if (abs && f2_deadline_check(abs, clk))
@@ -224,19 +226,25 @@ static int rd_entry(f2_rwlock_t *rw, const struct timespec *abs, clockid_t clk, 
 
 int f2_rwlock_rdlock(f2_rwlock_t *rw)
 {
-	return rd_entry(rw, NULL, CLOCK_MONOTONIC, 0);
+	return rd_entry(rw, NULL, CLOCK_MONOTONIC, 0, 0);
 }
 
 int f2_rwlock_tryrdlock(f2_rwlock_t *rw)
 {
-	return rd_entry(rw, NULL, CLOCK_MONOTONIC, 1);
+	return rd_entry(rw, NULL, CLOCK_MONOTONIC, 1, 0);
 }
 
 int f2_rwlock_timedrdlock(f2_rwlock_t *rw, const struct timespec *abstime, clockid_t clock)
 {
 	if (!abstime)
 		return EINVAL;
-	return rd_entry(rw, abstime, clock, 0);
+	return rd_entry(rw, abstime, clock, 0, 0);
+}
+
+int f2_rwlock_rdlock_pref(f2_rwlock_t *rw, const struct timespec *abstime, clockid_t clock,
+			  int try)
+{
+	return rd_entry(rw, abstime, clock, try, 1);
 }
 
 /* ---- writers ------------------------------------------------------------ */
@@ -349,7 +357,7 @@ static int wr_lock(struct rw_call *c, int try)
 
 static int wr_entry(f2_rwlock_t *rw, const struct timespec *abs, clockid_t clk, int try)
 {
-	struct rw_call c = { rw, abs, clk, 0 };
+	struct rw_call c = { rw, abs, clk, 0, 0 };
 
 	if (abs && f2_deadline_check(abs, clk))
 		return EINVAL;

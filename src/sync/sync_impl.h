@@ -26,6 +26,14 @@ f2_hidden int f2_place_node(void);
  * size is F2_SIZE_U8 .. F2_SIZE_U64. */
 f2_hidden unsigned f2_pair_flags(void *pair, unsigned size);
 
+/* A pair whose node is F2_NODE_SHARED belongs to a process-shared object (the
+ * pthread shim sets it at init): f2_pair_flags returns the bare size for it,
+ * without F2_PRIVATE or F2_NUMA, so the word takes the kernel's shared futex
+ * path. Every primitive derives its futex flags through f2_pair_flags, so this
+ * one check makes all of them process-shared without a second code path or any
+ * cost on the fast paths (which make no futex call). The value never comes
+ * from the public initializers (-1) or zeroed memory (0). */
+#define F2_NODE_SHARED (-2)
 /* bound.c ------------------------------------------------------------------
  * A futex word bound (routed, node resolved) while the caller owns the
  * object, for a wait or wake made after the store that lets another thread
@@ -63,5 +71,35 @@ f2_hidden int f2_park(void *addr, uint64_t val, uint64_t mask, unsigned flags,
  * valid for it. */
 f2_hidden int f2_park_bound(const struct f2_bound *p, uint64_t val, uint64_t mask,
                             const struct timespec *abs, clockid_t clk);
+
+/* cond.c: the condvar wait with the pthread shim's extensions.
+ *   abort_wait  if set, called after the waiter has read the sequence and
+ *               released the mutex, just before it would sleep: nonzero ends
+ *               the wait at once (a spurious wakeup). Any signal or broadcast
+ *               after the read still ends the sleep, so a flag that a waker
+ *               sets before broadcasting is never missed (cancellation).
+ *   m == NULL   the caller's lock is not an f2_mutex_t: unlock(arg) releases
+ *               it once the sequence is read (its error is returned at once),
+ *               lock(arg) retakes it after the wait (its error is returned);
+ *               broadcast then wakes instead of requeueing these waiters.
+ * Otherwise as f2_cond_wait / f2_cond_timedwait (abstime NULL: no deadline). */
+struct f2_cond;
+struct f2_mutex;
+struct f2_cond_ext {
+	int (*abort_wait)(void);
+	int (*unlock)(void *arg);
+	int (*lock)(void *arg);
+	void *arg;
+};
+f2_hidden int f2_cond_wait_ext(struct f2_cond *c, struct f2_mutex *m,
+			       const struct timespec *abstime, clockid_t clock,
+			       const struct f2_cond_ext *x);
+
+/* rwlock.c: a read lock that passes queued writers whenever other readers hold
+ * the lock (glibc's PTHREAD_RWLOCK_PREFER_READER_NP, for the pthread shim).
+ * abstime NULL: no deadline; try: EBUSY instead of waiting. */
+struct f2_rwlock;
+f2_hidden int f2_rwlock_rdlock_pref(struct f2_rwlock *rw, const struct timespec *abstime,
+				    clockid_t clock, int try);
 
 #endif

@@ -1,0 +1,52 @@
+/* Helpers shared by the pthread conformance programs. They use only POSIX and
+ * glibc, so the same program runs against glibc (the reference) and against
+ * libf2sync-pthread (LD_PRELOAD or linked): every assertion is glibc's own
+ * behaviour. */
+#ifndef F2_CONF_H
+#define F2_CONF_H
+
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+
+static inline struct timespec conf_in(clockid_t clk, long ms)
+{
+	struct timespec t;
+
+	clock_gettime(clk, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+/* 1 if clock clk has reached t. */
+static inline int conf_reached(clockid_t clk, const struct timespec *t)
+{
+	struct timespec n;
+
+	clock_gettime(clk, &n);
+	return n.tv_sec > t->tv_sec || (n.tv_sec == t->tv_sec && n.tv_nsec >= t->tv_nsec);
+}
+
+static inline void conf_sleep_ms(long ms)
+{
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&t, &t) != 0)
+		;
+}
+
+#define CONF_OK(call) ck_assert_int_eq((call), 0)
+
+Suite *conf_mutex_suite(void);
+Suite *conf_cond_suite(void);
+Suite *conf_rwlock_suite(void);
+Suite *conf_barrier_suite(void);
+Suite *conf_process_suite(void);
+
+#endif
