@@ -26,6 +26,8 @@ struct f2b_config {
 	long rounds;              /* rounds of the round-based workloads */
 	int cs, ncs;              /* critical / non-critical section, work units */
 	struct f2b_list threads;  /* contended mutex */
+	struct f2b_list short_threads; /* contended_short */
+	int short_cs, short_ncs;
 	struct f2b_list waiters;  /* condvar broadcast */
 	struct f2b_list rw_threads, read_pct, barrier_threads;
 	int distinct_threads;     /* futex2 layer: threads on distinct words */
@@ -34,6 +36,7 @@ struct f2b_config {
 	const char *csv_dir;      /* NULL = no CSV */
 	const char *label;        /* child mode: impl label to report under */
 	int child;                /* child mode: emit raw rows on stdout */
+	int no_children;          /* skip the child-process rows (requeue off, backends) */
 	const char *preset;       /* "full", "quick" or "smoke" */
 	char **argv;              /* for re-executing ourselves */
 	int argc;
@@ -126,6 +129,7 @@ int f2b_selected_workload(const char *name);
 /* ---- workloads --------------------------------------------------------- */
 void wl_uncontended(void);
 void wl_contended(void);
+void wl_contended_short(void);
 void wl_broadcast(void);
 void wl_pingpong(void);
 void wl_rwlock(void);

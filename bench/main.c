@@ -19,6 +19,7 @@ struct f2b_config f2b_cfg;
 
 static const struct { const char *name; void (*run)(void); } workloads[] = {
 	{ "uncontended", wl_uncontended },       { "contended", wl_contended },
+	{ "contended_short", wl_contended_short },
 	{ "broadcast", wl_broadcast },           { "pingpong", wl_pingpong },
 	{ "rwlock", wl_rwlock },                 { "barrier", wl_barrier },
 	{ "futex_handoff", wl_futex_handoff },   { "futex_wake_empty", wl_futex_wake_empty },
@@ -48,6 +49,9 @@ static void preset(const char *name)
 	c->preset = name;
 	c->cs = 20;
 	c->ncs = 100;
+	c->short_cs = 5;
+	c->short_ncs = 20;
+	parse_list("2,8,64", &c->short_threads);
 	parse_list("2,8", &c->rw_threads);
 	parse_list("90,99", &c->read_pct);
 	parse_list("2,8", &c->barrier_threads);
@@ -87,10 +91,13 @@ static void usage(FILE *f)
 		"  --iters N            lock+unlock pairs per uncontended run (wakes: N/10)\n"
 		"  --rounds N           broadcast rounds (x10 barrier, x20 ping-pong/handoff)\n"
 		"  --cs N --ncs N       critical / non-critical section, in work units\n"
+		"  --short-cs N --short-ncs N --short-threads LIST   the same for contended_short\n"
 		"  --threads LIST       contended mutex thread counts\n"
 		"  --waiters LIST       broadcast waiter counts\n"
 		"  --rw-threads LIST --read-pct LIST --barrier-threads LIST\n"
-		"  --distinct-threads N threads on distinct futex words\n");
+		"  --distinct-threads N threads on distinct futex words\n"
+		"  --no-children        skip the rows that need a child process (requeue off,\n"
+		"                       F2SYNC_BACKEND=legacy|emulate), e.g. under perf stat\n");
 }
 
 static int parse_args(int argc, char **argv)
@@ -105,6 +112,8 @@ static int parse_args(int argc, char **argv)
 			preset(a + 2);
 		else if (!strcmp(a, "--child"))
 			f2b_cfg.child = 1;
+		else if (!strcmp(a, "--no-children"))
+			f2b_cfg.no_children = 1;
 		else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
 			exit(0);
@@ -118,6 +127,9 @@ static int parse_args(int argc, char **argv)
 		else if (ARG("--rounds")) f2b_cfg.rounds = atol(v);
 		else if (ARG("--cs")) f2b_cfg.cs = atoi(v);
 		else if (ARG("--ncs")) f2b_cfg.ncs = atoi(v);
+		else if (ARG("--short-cs")) f2b_cfg.short_cs = atoi(v);
+		else if (ARG("--short-ncs")) f2b_cfg.short_ncs = atoi(v);
+		else if (ARG("--short-threads")) list_err = parse_list(v, &f2b_cfg.short_threads);
 		else if (ARG("--distinct-threads")) f2b_cfg.distinct_threads = atoi(v);
 		else if (ARG("--threads")) list_err = parse_list(v, &f2b_cfg.threads);
 		else if (ARG("--waiters")) list_err = parse_list(v, &f2b_cfg.waiters);
@@ -135,7 +147,8 @@ static int parse_args(int argc, char **argv)
 		}
 	}
 	if (f2b_cfg.reps < 1 || f2b_cfg.reps > 64 || f2b_cfg.duration_ms < 1 || f2b_cfg.iters < 1 ||
-	    f2b_cfg.rounds < 1 || f2b_cfg.cs < 0 || f2b_cfg.ncs < 0 || f2b_cfg.distinct_threads < 2) {
+	    f2b_cfg.rounds < 1 || f2b_cfg.cs < 0 || f2b_cfg.ncs < 0 || f2b_cfg.short_cs < 0 ||
+	    f2b_cfg.short_ncs < 0 || f2b_cfg.distinct_threads < 2) {
 		fprintf(stderr, "f2bench: a parameter is out of range (reps 1..64, others positive)\n");
 		return -1;
 	}

@@ -99,7 +99,7 @@ def main():
     meta = {r["key"]: r["value"] for r in meta_rows if r["key"] != "note"}
     notes = [r["value"] for r in meta_rows if r["key"] == "note"]
     targets = read_csv(os.path.join(out_dir, "targets.csv"))
-    wls = ["uncontended", "contended", "broadcast", "pingpong", "rwlock", "barrier",
+    wls = ["uncontended", "contended", "contended_short", "broadcast", "pingpong", "rwlock", "barrier",
            "futex_handoff", "futex_wake_empty", "futex_distinct"]
     data = {w: read_csv(os.path.join(out_dir, w + ".csv")) for w in wls}
     shim = read_csv(os.path.join(out_dir, "shim.csv"))
@@ -115,6 +115,12 @@ def main():
              logx=True)
     if p:
         imgs.append(("Contended mutex throughput vs threads (median, bars min..max)", p))
+    p = plot(out_dir, img_dir, "contended_short_throughput",
+             "Contended mutex, short sections (5/20 units): throughput vs threads",
+             "threads", "lock acquisitions per second",
+             series_of(data["contended_short"], "ops_per_s", "T"), logx=True)
+    if p:
+        imgs.append(("Contended mutex throughput vs threads with short sections (lock-dominated)", p))
     p = plot(out_dir, img_dir, "contended_fairness", "Contended mutex: max/min per-thread acquisitions",
              "threads", "max/min (log)", series_of(data["contended"], "max_over_min", "T"), logx=True,
              logy=True)
@@ -212,7 +218,8 @@ def main():
     if perf:
         L.append("## Software counters (perf stat)")
         L.append("")
-        L.append("One quick run (`--quick --reps 1`) per workload and implementation under `perf stat`; "
+        L.append("One quick run (`--quick --reps 1 --no-children`) per workload and implementation under `perf stat` "
+                 "(whole process, so thread creation and exit are included); "
                  "per operation: CPU time of all threads, context switches, CPU migrations. A lock that "
                  "spins burns CPU time per op; one that parks early pays context switches.")
         L.append("")
@@ -232,6 +239,9 @@ def main():
     if shim:
         L.append("Wall time in seconds, median of %s runs, with and without "
                  "`LD_PRELOAD=libf2sync-pthread.so`; ratio = shim / glibc (lower is better)." % shim[0]["reps"])
+        lib = os.path.join(out_dir, "shim-library.txt")
+        if os.path.exists(lib):
+            L.append("Shim used: %s." % open(lib).read().strip())
         L.append("")
         L.append("| program | impl | median s | min..max | ratio |")
         L.append("|---|---|---|---|---|")
@@ -262,6 +272,8 @@ def main():
     L.append("Workloads (bench/wl_*.c): *uncontended*: one thread, lock+unlock pairs. *contended*: T "
              "threads, `cs` work units inside and `ncs` outside the lock, for a fixed time; max/min is the "
              "ratio of the busiest to the least served thread; context switches from getrusage. "
+             "*contended_short*: the same with short sections (5 and 20 units) where the lock, not the "
+             "section work, sets the rate; shown for information, the targets use *contended*. "
              "*broadcast*: N waiters, time from the broadcast to the last waiter holding the mutex again; "
              "f2sync-norq is f2sync with `F2SYNC_REQUEUE=0` (a child process). *pingpong*: two threads "
              "pass a turn through mutex+condvar. *rwlock*: read% reads, the rest writes. *barrier*: T "

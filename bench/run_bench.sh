@@ -4,7 +4,8 @@
 # docs/benchmarks.md (bench/report.py).
 # Usage: bench/run_bench.sh BUILD_DIR OUT_DIR [full|quick] [DOCS_DIR]
 # F2BENCH_SHIM=/path/libf2sync-pthread.so picks the shim when it is not in
-# BUILD_DIR (e.g. built from another branch).
+# BUILD_DIR (e.g. built from another branch); F2BENCH_SHIM_NOTE says which
+# build it is, for the report.
 # Nothing here fails on timing; a correctness failure in f2bench stops it.
 set -eu
 build=$1
@@ -38,7 +39,7 @@ run_case() { # name, preload-or-empty, command...
 }
 if [ -n "$shim" ] && command -v sysbench >/dev/null; then
 	echo "== pthread shim: $shim, $reps runs each" >&2
-	echo "$shim" >"$out/shim-library.txt"
+	echo "${F2BENCH_SHIM_NOTE:-$shim}" >"$out/shim-library.txt"
 	py=$(command -v python3)
 	[ -x /usr/bin/python3 ] && py=/usr/bin/python3
 	echo "workload,params,impl,metric,unit,median,min,max,reps,ratio,baseline,work,check" >"$out/shim.csv"
@@ -82,7 +83,7 @@ if command -v perf >/dev/null && perf stat -e task-clock true >/dev/null 2>&1; t
 			rm -rf "$d"
 			# shellcheck disable=SC2086
 			perf stat -x, -o "$out/perf-$wl-$impl.txt" -e task-clock,context-switches,cpu-migrations \
-				"$bin" --quick --reps 1 --workloads "$wl" --impls "$impl" $args --csv "$d" \
+				"$bin" --quick --reps 1 --no-children --workloads "$wl" --impls "$impl" $args --csv "$d" \
 				>/dev/null 2>&1 || continue
 			[ -f "$d/$wl.csv" ] || continue
 			work=$(awk -F, -v i="$impl" 'NR > 1 && $3 == i { print $12; exit }' "$d/$wl.csv")

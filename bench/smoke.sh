@@ -17,7 +17,7 @@ rm -rf "$out"
 header='workload,params,impl,metric,unit,median,min,max,reps,ratio,baseline,work,check'
 fail=0
 need() { echo "smoke: $*" >&2; fail=1; }
-for wl in uncontended contended broadcast pingpong rwlock barrier; do
+for wl in uncontended contended contended_short broadcast pingpong rwlock barrier; do
 	[ -f "$out/$wl.csv" ] || need "missing $wl.csv"
 done
 if grep -q '^backend_u32,' "$out/meta.csv"; then
@@ -37,7 +37,7 @@ for f in "$out"/*.csv; do
 	} END { if (!rows) { print "smoke: " f ": no rows"; bad = 1 } exit bad }' "$f" >&2 || fail=1
 done
 # Every implementation either has rows or was noted as unavailable.
-for pair in contended:glibc contended:f2sync contended:f2sync-m8 contended:nsync \
+for pair in contended:glibc contended:f2sync contended:f2sync-m8 contended:nsync contended_short:f2sync \
 	broadcast:glibc broadcast:f2sync broadcast:f2sync-norq broadcast:nsync \
 	pingpong:f2sync rwlock:f2sync rwlock:nsync barrier:f2sync; do
 	wl=${pair%%:*}; im=${pair#*:}

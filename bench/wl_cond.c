@@ -151,7 +151,7 @@ void wl_broadcast(void)
 			f2b_result("broadcast", params, ims[j]->name, "csw_per_waiter", "1", cpw[j], R, w, ok[j]);
 		}
 	}
-	if (have_f2 && !f2b_cfg.child) {
+	if (have_f2 && !f2b_cfg.child && !f2b_cfg.no_children) {
 		f2b_progress("broadcast: f2sync with requeue off (child process, F2SYNC_REQUEUE=0)");
 		f2b_run_child("broadcast", "f2sync", "f2sync-norq", "F2SYNC_REQUEUE", "0");
 	}

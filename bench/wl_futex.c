@@ -104,7 +104,7 @@ static int usable_sizes(const char *wl, const struct fsize **out)
 
 static void children(const char *wl)
 {
-	if (f2b_cfg.child || !f2b_name_selected("u32") || !f2_futex_wait)
+	if (f2b_cfg.child || f2b_cfg.no_children || !f2b_name_selected("u32") || !f2_futex_wait)
 		return;
 	f2b_progress("%s: u32 on the legacy futex and on the emulation (child processes)", wl);
 	f2b_run_child(wl, "u32", "u32-legacy", "F2SYNC_BACKEND", "legacy");
