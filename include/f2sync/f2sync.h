@@ -2,7 +2,7 @@
 #ifndef F2SYNC_F2SYNC_H
 #define F2SYNC_F2SYNC_H
 
-#include "config.h"
+#include "f2sync/config.h" /* generated: in the build tree it lives apart from the sources */
 #include "futex2.h"
 #include "mutex.h"
 #include "cond.h"

@@ -1,5 +1,20 @@
 /* f2sync reader-writer lock: readers share, writers exclude, neither side
- * starves. Return 0 or a positive errno. Fields are private. */
+ * starves. Once a writer waits, new readers wait behind it (writer
+ * preference); when a writer unlocks while readers wait, those readers get
+ * the lock before the next writer (phase alternation). A thread that already
+ * holds a read lock may take more read locks even while writers wait.
+ *
+ * Return 0 or a positive errno:
+ *   EBUSY     try variants: the lock cannot be taken without waiting
+ *   EAGAIN    rdlock variants: too many read locks (more than 131071 readers
+ *             holding or queued at once)
+ *   ETIMEDOUT timed variants: abstime (absolute, on CLOCK_MONOTONIC or
+ *             CLOCK_REALTIME) was reached; never returned before it
+ *   EINVAL    timed variants: bad timespec or clock (checked on every call)
+ *   EPERM     unlock of a lock held in neither mode
+ * Relocking a lock the caller holds for writing deadlocks (EDEADLK is not
+ * detected: the lock records no owner). All-zero memory is an unlocked lock
+ * homed on NUMA node 0. The fields are private. */
 #ifndef F2SYNC_RWLOCK_H
 #define F2SYNC_RWLOCK_H
 
@@ -12,13 +27,11 @@
 F2_EXTERN_C_BEGIN
 
 typedef struct f2_rwlock {
-	uint32_t state;  /* futex pair: reader count and writer bits ... */
-	int32_t node;    /* ... and its node */
-	uint32_t wseq;   /* futex pair: writers park here ... */
-	int32_t wnode;   /* ... and its node */
+	uint32_t state;  /* futex pair: phase, grant, reader and writer counts ... */
+	int32_t node;    /* ... and its NUMA node */
 } __attribute__((aligned(8))) f2_rwlock_t;
 
-#define F2_RWLOCK_INITIALIZER { 0, -1, 0, -1 }
+#define F2_RWLOCK_INITIALIZER { 0, -1 }
 
 F2_API int f2_rwlock_rdlock(f2_rwlock_t *rw);
 F2_API int f2_rwlock_tryrdlock(f2_rwlock_t *rw);

@@ -1,0 +1,276 @@
+/* f2_barrier_t: a reusable barrier whose object nobody touches once a round
+ * has ended, so it can be freed as soon as any wait returns.
+ *
+ * Two futex words, both NUMA pairs { u32 word; s32 node; }.
+ *
+ * The barrier word (f2_barrier_t.seq):
+ *   ARRIVED  bits 0-28  threads that have arrived in the current round
+ *   PUB      bit 29     the round's instance is published in b->inst
+ *   PARKED   bit 30     threads may be parked on the word
+ *   DEAD     bit 31     destroyed: wait and destroy return EINVAL
+ * The instance word (struct instance.word, on the stack of the round's first
+ * thread, its "owner"):
+ *   JOINED   bits 0-28  threads done with the barrier object (all but the last)
+ *   RELEASED bit 29     the round has ended
+ *   PARKED   bit 30     joined threads may be parked (mask REL)
+ *   LPARKED  bit 31     the last thread may be parked waiting for JOINED (mask LAST)
+ *
+ * A round, for count threads:
+ *   arrive   CAS ARRIVED + 1 while ARRIVED < count (a thread of the next round
+ *            that finds ARRIVED == count parks until the reset).
+ *   owner    (ARRIVED 0 -> 1) builds the instance, stores b->inst, sets PUB
+ *            and wakes the parked; then joins the instance.
+ *   middle   waits for PUB, reads b->inst, joins: JOINED + 1. Joining is a
+ *            thread's last access to the barrier object in this round.
+ *   last     (ARRIVED -> count) waits for PUB and for JOINED == count - 1,
+ *            resets the word (ARRIVED 0, PUB clear) and b->inst, wakes the
+ *            parked, and only then sets RELEASED and wakes the instance.
+ *            It returns F2_BARRIER_SERIAL_THREAD.
+ *   leave    every thread but the owner decrements instance.inside after its
+ *            last access to the instance; the owner waits for inside == 0
+ *            before its stack frame (the instance) goes away.
+ * So every access to the barrier object of a round happens before RELEASED,
+ * and no wait returns before RELEASED: freeing the barrier after a wait has
+ * returned is safe. Every wake on the instance happens before the waker
+ * decrements inside, so it lands on live memory too; the owner's wait for
+ * inside is a yield loop, as nothing is allowed to wake it afterwards.
+ *
+ * destroy sees a round in progress as ARRIVED > 0: EBUSY from the first
+ * arrival until the last thread resets the word. Threads that are still
+ * returning from an ended round no longer use the object and are not seen.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stddef.h>
+
+#include "f2sync/barrier.h"
+#include "sync_impl.h"
+#include "../internal/atomic.h"
+
+enum {
+	B_ARRIVED  = 0x1fffffffu,
+	B_PUB      = 1u << 29,
+	B_PARKED   = 1u << 30,
+	B_DEAD     = 1u << 31,
+	I_JOINED   = 0x1fffffffu,
+	I_RELEASED = 1u << 29,
+	I_PARKED   = 1u << 30,
+	I_LPARKED  = 1u << 31,
+};
+_Static_assert(B_ARRIVED == F2_BARRIER_MAX, "arrival field holds count");
+
+#define MASK_ALL  1u  /* waiters on the barrier word */
+#define MASK_REL  1u  /* instance: joined threads waiting for RELEASED */
+#define MASK_LAST 2u  /* instance: the last thread waiting for JOINED */
+
+struct instance {
+	uint32_t word;    /* futex pair with node */
+	int32_t node;
+	uint32_t inside;  /* threads other than the owner still using the instance */
+} __attribute__((aligned(8)));
+
+/* Spins a bounded while for *word to leave v; returns the current value. */
+static uint32_t spin_while(uint32_t *word, uint32_t v)
+{
+	unsigned n = f2_load_relaxed(&f2_tuning()->spin); /* knob, no ordering */
+	uint32_t now = v;
+
+	for (unsigned i = 0; i < n && now == v; i++) {
+		f2_cpu_relax();
+		now = f2_load_relaxed(word); /* a hint; callers reload with acquire */
+	}
+	return now;
+}
+
+/* Sets the parked bit in *word if it is still v, then sleeps while the word
+ * holds that value. Any return means "look again". */
+static void park(uint32_t *word, uint32_t v, uint32_t parked, unsigned mask)
+{
+	if (spin_while(word, v) != v)
+		return;
+	if (!(v & parked)) {
+		if (!f2_cas_relaxed(word, &v, v | parked)) /* a flag for the waker, no data */
+			return;
+		v |= parked;
+	}
+	int r = f2_park(word, v, mask, f2_pair_flags(word, F2_SIZE_U32), NULL,
+			      CLOCK_MONOTONIC);
+	if (r != 0 && r != -EAGAIN && r != -EINTR)
+		sched_yield(); /* no backend parks this word: poll, slower but correct */
+}
+
+static void wake_all(uint32_t *word, unsigned mask, unsigned flags)
+{
+	f2_futex_wake(word, mask, INT32_MAX, flags);
+}
+
+/* Arrival: returns this thread's position in the round, or -1 if dead. */
+static int arrive(f2_barrier_t *b, uint32_t count)
+{
+	uint32_t v = f2_load_relaxed(&b->seq);
+
+	for (;;) {
+		if (v & B_DEAD)
+			return -1;
+		if ((v & B_ARRIVED) >= count) {
+			/* the previous round's last thread is still resetting */
+			park(&b->seq, v, B_PARKED, MASK_ALL);
+			v = f2_load_relaxed(&b->seq);
+			continue;
+		}
+		/* acquire: pairs with the release exchange of the previous reset */
+		if (f2_cas_weak_acquire(&b->seq, &v, v + 1))
+			return (int)(v & B_ARRIVED);
+	}
+}
+
+/* Publishes the owner's instance and wakes those waiting for it. */
+static void publish(f2_barrier_t *b, struct instance *in)
+{
+	uint32_t v = f2_load_relaxed(&b->seq);
+
+	f2_store_relaxed(&b->inst, (void *)in); /* ordered by the release CAS below */
+	/* release: pairs with the acquire load in instance_of() */
+	while (!f2_cas_weak_release(&b->seq, &v, (v | B_PUB) & ~B_PARKED))
+		;
+	/* the round cannot end before the owner joins: b is still alive */
+	if (v & B_PARKED)
+		wake_all(&b->seq, MASK_ALL, f2_pair_flags(&b->seq, F2_SIZE_U32));
+}
+
+static struct instance *instance_of(f2_barrier_t *b)
+{
+	for (;;) {
+		uint32_t v = f2_load_acquire(&b->seq); /* pairs with the release CAS in publish() */
+		if (v & B_PUB)
+			return (struct instance *)f2_load_relaxed(&b->inst);
+		park(&b->seq, v, B_PARKED, MASK_ALL);
+	}
+}
+
+/* Done with the barrier object: count in and wake the last thread if it
+ * waits for us. The instance is alive: its owner has not left. */
+static void join(struct instance *in, uint32_t count)
+{
+	/* release: pairs with the acquire load of the last thread in wait_joined() */
+	uint32_t old = f2_add_release(&in->word, 1);
+
+	if ((old & I_JOINED) + 1 == count - 1 && (old & I_LPARKED))
+		f2_futex_wake(&in->word, MASK_LAST, 1, f2_pair_flags(&in->word, F2_SIZE_U32));
+}
+
+static void wait_released(struct instance *in)
+{
+	for (;;) {
+		uint32_t v = f2_load_acquire(&in->word); /* pairs with the release in end_round() */
+		if (v & I_RELEASED)
+			return;
+		park(&in->word, v, I_PARKED, MASK_REL);
+	}
+}
+
+static void wait_joined(struct instance *in, uint32_t count)
+{
+	for (;;) {
+		uint32_t v = f2_load_acquire(&in->word); /* pairs with the release in join() */
+		if ((v & I_JOINED) == count - 1)
+			return;
+		park(&in->word, v, I_LPARKED, MASK_LAST);
+	}
+}
+
+/* The barrier word back to an empty round; wakes next-round early comers. */
+static void reset(f2_barrier_t *b)
+{
+	f2_store_relaxed(&b->inst, NULL); /* ordered by the release exchange below */
+	/* release: pairs with the acquire CAS in arrive() of the next round */
+	if (f2_xchg_release(&b->seq, 0) & B_PARKED) /* b lives on: nobody is RELEASED yet */
+		wake_all(&b->seq, MASK_ALL, f2_pair_flags(&b->seq, F2_SIZE_U32));
+	/* The barrier object is not touched again by this round. */
+}
+
+/* Last thread: end the round (its instance was published). */
+static void end_round(f2_barrier_t *b, struct instance *in, uint32_t count)
+{
+	wait_joined(in, count);
+	reset(b);
+	/* acq_rel (release half): pairs with the acquire load in wait_released(); the instance
+	 * lives on until we leave() */
+	if (f2_or_acq_rel(&in->word, I_RELEASED) & I_PARKED)
+		wake_all(&in->word, MASK_REL, f2_pair_flags(&in->word, F2_SIZE_U32));
+}
+
+/* Not the owner: the instance may vanish once inside reaches 0. */
+static void leave(struct instance *in)
+{
+	/* release: pairs with the acquire load in owner_exit() */
+	f2_sub_release(&in->inside, 1);
+}
+
+static void owner_exit(struct instance *in)
+{
+	while (f2_load_acquire(&in->inside) != 0) { /* pairs with the release in leave() */
+		if (spin_while(&in->inside, f2_load_relaxed(&in->inside)) == 0)
+			continue;
+		sched_yield();
+	}
+}
+
+int f2_barrier_wait(f2_barrier_t *b)
+{
+	uint32_t count = f2_load_relaxed(&b->count); /* set by init, before any wait */
+	int pos;
+
+	if (count == 0 || count > F2_BARRIER_MAX || (pos = arrive(b, count)) < 0)
+		return EINVAL;
+	if (count == 1) {
+		reset(b);
+		return F2_BARRIER_SERIAL_THREAD;
+	}
+	if (pos == 0) {
+		struct instance in = { 0, F2_NODE_AUTO, count - 1 };
+		publish(b, &in);
+		join(&in, count);
+		wait_released(&in);
+		owner_exit(&in);
+		return 0;
+	}
+	struct instance *in = instance_of(b);
+	if ((uint32_t)pos == count - 1) {
+		end_round(b, in, count);
+		leave(in);
+		return F2_BARRIER_SERIAL_THREAD;
+	}
+	join(in, count);
+	wait_released(in);
+	leave(in);
+	return 0;
+}
+
+int f2_barrier_init(f2_barrier_t *b, unsigned count)
+{
+	if (count == 0 || count > F2_BARRIER_MAX)
+		return EINVAL;
+	b->count = count;
+	b->reserved = 0;
+	b->inst = NULL;
+	b->node = F2_NODE_AUTO;
+	f2_store_relaxed(&b->seq, 0); /* init happens before any use (thread start, a lock) */
+	return 0;
+}
+
+int f2_barrier_destroy(f2_barrier_t *b)
+{
+	uint32_t count = f2_load_relaxed(&b->count);
+	uint32_t v = f2_load_relaxed(&b->seq);
+
+	for (;;) {
+		if (count == 0 || (v & B_DEAD))
+			return EINVAL;
+		if (v & B_ARRIVED)
+			return EBUSY;
+		/* acq_rel: the last reset (release) happens before the barrier dies */
+		if (f2_cas_acq_rel(&b->seq, &v, B_DEAD))
+			return 0;
+	}
+}

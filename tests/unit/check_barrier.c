@@ -1,0 +1,221 @@
+/* f2_barrier_t: error codes, one serial thread per round, rounds really
+ * separate the threads, reuse at once, EBUSY while a round is in progress,
+ * destroy and free right after wait returns (ASan). */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "f2sync/barrier.h"
+
+#define CK(x) ck_assert_int_eq((x), 0)
+
+static pthread_t spawn(void *(*fn)(void *), void *arg)
+{
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, fn, arg), 0);
+	return t;
+}
+
+START_TEST(test_init_destroy_errors)
+{
+	f2_barrier_t b;
+
+	ck_assert_uint_le(sizeof(f2_barrier_t), 32);
+	memset(&b, 0, sizeof b);
+	ck_assert_int_eq(f2_barrier_wait(&b), EINVAL);    /* never initialised */
+	ck_assert_int_eq(f2_barrier_destroy(&b), EINVAL);
+	ck_assert_int_eq(f2_barrier_init(&b, 0), EINVAL);
+	ck_assert_int_eq(f2_barrier_init(&b, F2_BARRIER_MAX + 1u), EINVAL);
+	CK(f2_barrier_init(&b, F2_BARRIER_MAX));
+	CK(f2_barrier_destroy(&b));
+	CK(f2_barrier_init(&b, 3));
+	CK(f2_barrier_destroy(&b));
+	ck_assert_int_eq(f2_barrier_destroy(&b), EINVAL); /* twice */
+	ck_assert_int_eq(f2_barrier_wait(&b), EINVAL);    /* destroyed */
+	CK(f2_barrier_init(&b, 1));                       /* re-init */
+	for (int i = 0; i < 1000; i++)
+		ck_assert_int_eq(f2_barrier_wait(&b), F2_BARRIER_SERIAL_THREAD);
+	CK(f2_barrier_destroy(&b));
+}
+END_TEST
+
+/* ---- rounds ------------------------------------------------------------- */
+
+#define ROUNDS 2000
+
+struct rounds {
+	f2_barrier_t b;
+	unsigned n;
+	unsigned arrived[ROUNDS];  /* threads that reached round r */
+	unsigned serial[ROUNDS];   /* serial returns in round r */
+	int early;                 /* someone left round r before all arrived */
+	int bad_ret;
+};
+
+static void *rounds_thread(void *p)
+{
+	struct rounds *s = p;
+	for (int r = 0; r < ROUNDS; r++) {
+		__atomic_add_fetch(&s->arrived[r], 1, __ATOMIC_RELAXED);
+		int ret = f2_barrier_wait(&s->b);
+		if (ret == F2_BARRIER_SERIAL_THREAD)
+			__atomic_add_fetch(&s->serial[r], 1, __ATOMIC_RELAXED);
+		else if (ret != 0)
+			__atomic_store_n(&s->bad_ret, 1, __ATOMIC_RELAXED);
+		/* the barrier orders the relaxed increments of every thread */
+		if (__atomic_load_n(&s->arrived[r], __ATOMIC_RELAXED) != s->n)
+			__atomic_store_n(&s->early, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static const unsigned thread_counts[] = { 2, 3, 5, 16 };
+
+/* Exactly one serial return per round, nobody leaves a round before all
+ * arrived, rounds back to back with no pause (reuse at once); 16 threads is
+ * more than the cores. */
+START_TEST(test_serial_once_per_round)
+{
+	static struct rounds s;
+	unsigned n = thread_counts[_i];
+	pthread_t t[16];
+
+	memset(&s, 0, sizeof s);
+	s.n = n;
+	CK(f2_barrier_init(&s.b, n));
+	for (unsigned i = 0; i < n; i++)
+		t[i] = spawn(rounds_thread, &s);
+	for (unsigned i = 0; i < n; i++)
+		CK(pthread_join(t[i], NULL));
+	ck_assert_int_eq(s.early, 0);
+	ck_assert_int_eq(s.bad_ret, 0);
+	for (int r = 0; r < ROUNDS; r++)
+		ck_assert_uint_eq(s.serial[r], 1);
+	CK(f2_barrier_destroy(&s.b));
+}
+END_TEST
+
+/* ---- destroy while in use -------------------------------------------------- */
+
+struct one {
+	f2_barrier_t *b;
+	int ret;
+};
+
+static void *one_wait(void *p)
+{
+	struct one *w = p;
+	w->ret = f2_barrier_wait(w->b);
+	return NULL;
+}
+
+START_TEST(test_destroy_busy)
+{
+	f2_barrier_t b;
+	struct one w = { &b, -2 };
+
+	CK(f2_barrier_init(&b, 2));
+	pthread_t t = spawn(one_wait, &w);
+	/* white-box: an arrival makes the word nonzero (an idle round is 0) */
+	while (__atomic_load_n(&b.seq, __ATOMIC_ACQUIRE) == 0)
+		sched_yield();
+	ck_assert_int_eq(f2_barrier_destroy(&b), EBUSY);
+	ck_assert_int_eq(f2_barrier_destroy(&b), EBUSY);
+	int mine = f2_barrier_wait(&b); /* the barrier still works */
+	CK(pthread_join(t, NULL));
+	ck_assert_int_eq(mine + w.ret, F2_BARRIER_SERIAL_THREAD);
+	CK(f2_barrier_destroy(&b));
+}
+END_TEST
+
+/* ---- free right after wait --------------------------------------------------- */
+
+struct freeing {
+	f2_barrier_t outer;        /* separates the iterations */
+	f2_barrier_t *inner;       /* a fresh heap barrier each iteration */
+	unsigned n;
+	int iters;
+	int by_serial;             /* the serial thread frees, else thread 0 */
+	int destroy_ret;
+};
+
+struct freeing_arg {
+	struct freeing *f;
+	unsigned id;
+};
+
+static void *freeing_thread(void *p)
+{
+	struct freeing_arg *a = p;
+	struct freeing *f = a->f;
+
+	for (int i = 0; i < f->iters; i++) {
+		if (a->id == 0) {
+			f->inner = malloc(sizeof *f->inner);
+			CK(f2_barrier_init(f->inner, f->n));
+		}
+		f2_barrier_wait(&f->outer);  /* publishes inner */
+		f2_barrier_t *b = f->inner;
+		int r = f2_barrier_wait(b);
+		int mine = f->by_serial ? r == F2_BARRIER_SERIAL_THREAD : a->id == 0;
+		if (mine) {
+			/* others may still be returning from wait: they no longer use b */
+			int d = f2_barrier_destroy(b);
+			if (d)
+				f->destroy_ret = d;
+			free(b);
+		}
+		f2_barrier_wait(&f->outer);  /* b is gone before the next malloc */
+	}
+	return NULL;
+}
+
+START_TEST(test_free_right_after_wait)
+{
+	static struct freeing f;
+	struct freeing_arg a[8];
+	pthread_t t[8];
+
+	memset(&f, 0, sizeof f);
+	f.n = 8;
+	f.iters = 400;
+	f.by_serial = _i;
+	CK(f2_barrier_init(&f.outer, f.n));
+	for (unsigned i = 0; i < f.n; i++) {
+		a[i] = (struct freeing_arg){ &f, i };
+		t[i] = spawn(freeing_thread, &a[i]);
+	}
+	for (unsigned i = 0; i < f.n; i++)
+		CK(pthread_join(t[i], NULL));
+	ck_assert_int_eq(f.destroy_ret, 0);
+	CK(f2_barrier_destroy(&f.outer));
+}
+END_TEST
+
+Suite *barrier_suite(void)
+{
+	Suite *s = suite_create("barrier");
+	TCase *tc = tcase_create("contract");
+	tcase_add_test(tc, test_init_destroy_errors);
+	tcase_add_test(tc, test_destroy_busy);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("rounds");
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_serial_once_per_round, 0, 4);
+	tcase_add_loop_test(tc, test_free_right_after_wait, 0, 2);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(barrier_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
