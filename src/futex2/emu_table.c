@@ -159,8 +159,9 @@ static f2_cold int init_slow(void)
 {
 	for (;;) {
 		uint32_t s = EMU_NONE;
-		/* pairs with the release stores below (a failed setup retries) */
-		if (f2_cas_acquire(&emu.state, &s, EMU_BUSY)) {
+		/* acquire on success and on failure (a failure that reads READY
+		 * returns at once): pairs with the release stores below */
+		if (f2_cas_acq_rel(&emu.state, &s, EMU_BUSY)) {
 			int e = setup();
 			/* pairs with the acquire loads of emu.state */
 			f2_store_release(&emu.state, e ? EMU_NONE : EMU_READY);

@@ -22,6 +22,20 @@ static long run_ns(void)
 }
 static const int THREADS[] = { 2, 8, 64 };
 
+/* The timed run starts once the threads have made progress: on an
+ * overloaded box new threads may not run at all for a while. */
+static void wait_progress(f2_mutex_t *m, f2_mutex8_t *m8, long *count)
+{
+	for (;;) {
+		ck_assert_int_eq(m ? f2_mutex_lock(m) : f2_mutex8_lock(m8), 0);
+		long c = *count;
+		ck_assert_int_eq(m ? f2_mutex_unlock(m) : f2_mutex8_unlock(m8), 0);
+		if (c > 0)
+			return;
+		usleep(1000);
+	}
+}
+
 /* ---- mutexes ------------------------------------------------------------ */
 struct mx_run {
 	int wide;                 /* 1: f2_mutex_t, 0: f2_mutex8_t */
@@ -77,6 +91,7 @@ static void mx_stress(int wide, int n)
 	r = (struct mx_run){ wide, F2_MUTEX_INITIALIZER, F2_MUTEX8_INITIALIZER, 0, 0, 0 };
 	for (int i = 0; i < n; i++)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, mx_worker, &r), 0);
+	wait_progress(wide ? &r.m : NULL, wide ? NULL : &r.m8, &r.counter);
 	struct timespec run = { run_ns() / 1000000000L, run_ns() % 1000000000L };
 	nanosleep(&run, NULL);
 	__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
@@ -190,6 +205,7 @@ static void cv_stress(int wide, int n)
 	q.producers_left = producers;
 	for (int i = 0; i < n; i++)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, i < producers ? producer : consumer, &q), 0);
+	wait_progress(&q.m, NULL, &q.consumed);
 	struct timespec run = { run_ns() / 1000000000L, run_ns() % 1000000000L };
 	nanosleep(&run, NULL);
 	ck_assert_int_eq(f2_mutex_lock(&q.m), 0);
