@@ -129,7 +129,8 @@ static int cv_wait(void *s, unsigned size, f2_mutex_t **slot, f2_mutex_t *m,
 	uint64_t v;
 	int r;
 
-	if ((m && bad_mutex(m)) || f2_deadline_check(abs, clk))
+	/* no mutex is only valid with the shim's lock callbacks */
+	if ((m ? bad_mutex(m) : (!x || !x->unlock || !x->lock)) || f2_deadline_check(abs, clk))
 		return EINVAL;
 	if (m && !(f2_mx_load(&m->word, F2_SIZE_U32) & F2_MX_HELD))
 		return EPERM;
@@ -244,7 +245,7 @@ int f2_cond_timedwait(f2_cond_t *c, f2_mutex_t *m, const struct timespec *abstim
 int f2_cond_wait_ext(f2_cond_t *c, f2_mutex_t *m, const struct timespec *abstime,
                      clockid_t clock, const struct f2_cond_ext *x)
 {
-	if (BAD_COND(c) || (!m && (!x || !x->unlock || !x->lock)))
+	if (BAD_COND(c))
 		return EINVAL;
 	return cv_wait(&c->seq, F2_SIZE_U32, &c->mutex, m, abstime, clock, x);
 }
