@@ -184,8 +184,9 @@ def main():
         st = t["status"]
         if st == "MISSED":
             missed.append(t)
+        shown = ("%.3f" % v if abs(v) < 1000 else "%.3g" % v) if v == v else "n/a"
         L.append("| %s | %s | %s | %s %s%s | %s |" % (t["id"], t["description"],
-                 (fmt(v, 3) + unit) if v == v else "n/a", t["op"], t["threshold"], unit,
+                 (shown + unit) if v == v else "n/a", t["op"], t["threshold"], unit,
                  {"met": "met", "MISSED": "**missed**"}.get(st, st)))
     L.append("")
     na = [t for t in targets if t["status"] == "n/a"]
@@ -197,8 +198,8 @@ def main():
         L.append("## Missed targets and why")
         L.append("")
         for t in missed:
-            L.append("### %s: %s (measured %s, target %s %s)" % (
-                t["id"], t["description"], fmt(fnum(t["value"]), 3), t["op"], t["threshold"]))
+            L.append("### %s: %s (measured %.3f, target %s %s)" % (
+                t["id"], t["description"], fnum(t["value"]), t["op"], t["threshold"]))
             L.append("")
             note = os.path.join(HERE, "notes", t["id"] + ".md")
             if os.path.exists(note):
