@@ -1,6 +1,6 @@
 # Thin wrapper: the README's two commands. Each installs what a fresh Debian 12
 # machine lacks, configures and builds, then runs.
-DEPS       := cmake make gcc g++ pkg-config libnuma-dev libhwloc-dev check
+DEPS       := cmake make gcc g++ pkg-config libnuma-dev libhwloc-dev check scdoc
 DEMO_DEPS  := libnsync-dev gnuplot-nox
 TEST_DEPS  := python3 sysbench coreutils
 JOBS       := $(shell nproc)
@@ -13,11 +13,22 @@ all: deps
 deps:
 	@tools/deps.sh $(DEPS)
 
+# The quick f2bench run (about a minute): f2sync against glibc and nsync,
+# target table first. The futex2 walk-through example stays available as
+# build/examples/futex2_demo.
 demo:
 	@tools/deps.sh $(DEPS) $(DEMO_DEPS)
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build -j $(JOBS) --target f2bench >/dev/null
+	build/bench/f2bench --quick --csv build/demo-out
+
+# The full benchmark (at most 15 minutes on 2 cores): CSVs in build/bench-out,
+# plots in docs/img, report in docs/benchmarks.md.
+bench:
+	@tools/deps.sh $(DEPS) $(DEMO_DEPS) $(TEST_DEPS) linux-perf
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build build -j $(JOBS) >/dev/null
-	build/examples/futex2_demo
+	bench/run_bench.sh build build/bench-out full
 
 test:
 	@tools/deps.sh $(DEPS) $(TEST_DEPS)

@@ -9,5 +9,6 @@
 #include "rwlock.h"
 #include "barrier.h"
 #include "numa.h"
+#include "runtime.h"
 
 #endif

@@ -58,7 +58,7 @@ int f2p_count_barrier_wait(struct f2p_count_barrier *b, int shared)
 	}
 	/* acquire: pairs with the release addition of the round's last thread */
 	while (!passed(g = f2_load_acquire(&b->gen), target))
-		f2_futex_wait(&b->gen, g, ALL_WAITERS, word_flags(shared), NULL, CLOCK_MONOTONIC);
+		f2_park(&b->gen, g, ALL_WAITERS, word_flags(shared), NULL, CLOCK_MONOTONIC);
 	return 0;
 }
 

@@ -6,7 +6,9 @@
  * Hooks are published as one immutable record through an atomic pointer, so
  * a parking thread always sees a matching (before, after, arg) triple. A
  * replaced record is never freed (a late parker may still hold it); hooks are
- * set a handful of times per process, so that costs a few bytes. */
+ * set a handful of times per process, so that costs a few bytes. Every record
+ * stays linked on a list of all records ever made, so it remains reachable
+ * (and leak checkers agree). */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -18,9 +20,20 @@ struct hooks {
 	f2_park_hook_fn before;
 	f2_park_hook_fn after;
 	void *arg;
+	struct hooks *older;   /* the list of every record ever made */
 };
 
 static struct hooks *current;
+static struct hooks *all_records;
+
+/* Links h onto all_records; concurrent setters may race, hence the CAS. */
+static void keep(struct hooks *h)
+{
+	struct hooks *head = f2_load_relaxed(&all_records); /* a guess for the CAS */
+	do
+		h->older = head;
+	while (!f2_cas_relaxed(&all_records, &head, h)); /* only keeps h reachable: no data is read through it */
+}
 
 int f2_set_park_hooks(f2_park_hook_fn before, f2_park_hook_fn after, void *arg)
 {
@@ -29,7 +42,8 @@ int f2_set_park_hooks(f2_park_hook_fn before, f2_park_hook_fn after, void *arg)
 		h = malloc(sizeof *h);
 		if (!h)
 			return ENOMEM;
-		*h = (struct hooks){ before, after, arg };
+		*h = (struct hooks){ before, after, arg, NULL };
+		keep(h);
 	}
 	/* release: pairs with the acquire in f2_park, publishing *h. */
 	f2_store_release(&current, h);

@@ -7,7 +7,8 @@
  *   F2SYNC_REQUEUE=0|1     condvar broadcast requeues waiters onto the mutex
  *                          (1, default) or wakes them all (0)
  * A malformed value is reported on stderr and the default kept.
- * f2_tuning_set() changes them from code (for the embedding API); the fields
+ * f2_tuning_set() changes them from code, and f2_tune_set()/f2_tune_get()
+ * (runtime.h, the embedding API) one knob at a time; the fields
  * are written and read with relaxed atomics, so a change made while locks are
  * in use is safe and takes effect at each lock's next slow path.
  *
@@ -20,6 +21,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "f2sync/runtime.h"
 #include "sync_impl.h"
 #include "../internal/atomic.h"
 #include "../internal/die.h"
@@ -79,4 +81,52 @@ int f2_tuning_set(const struct f2_tuning *t)
 	f2_store_relaxed(&tuning.handoff_ns, t->handoff_ns); /* independent knobs: no ordering needed */
 	f2_store_relaxed(&tuning.requeue, t->requeue);      /* independent knobs: no ordering needed */
 	return 0;
+}
+
+/* The embedding API: one knob per call, so two runtimes' threads setting
+ * different knobs at once never undo each other (no read-modify-write of the
+ * whole record), and no lock that a fork could leave held. */
+int f2_tune_set(int key, uint64_t value)
+{
+	pthread_once(&tuning_once, tuning_init);
+	switch (key) {
+	case F2_TUNE_SPIN:
+		if (value > SPIN_MAX)
+			return EINVAL;
+		f2_store_relaxed(&tuning.spin, (unsigned)value); /* independent knob */
+		return 0;
+	case F2_TUNE_HANDOFF_NS:
+		if (value > HANDOFF_NS_MAX)
+			return EINVAL;
+		f2_store_relaxed(&tuning.handoff_ns, value);     /* independent knob */
+		return 0;
+	case F2_TUNE_REQUEUE:
+		if (value > 1)
+			return EINVAL;
+		f2_store_relaxed(&tuning.requeue, (int)value);   /* independent knob */
+		return 0;
+	default:
+		return EINVAL;
+	}
+}
+
+int f2_tune_get(int key, uint64_t *value)
+{
+	const struct f2_tuning *t = f2_tuning();
+
+	if (!value)
+		return EINVAL;
+	switch (key) {
+	case F2_TUNE_SPIN:
+		*value = f2_load_relaxed(&t->spin);        /* independent knob */
+		return 0;
+	case F2_TUNE_HANDOFF_NS:
+		*value = f2_load_relaxed(&t->handoff_ns);  /* independent knob */
+		return 0;
+	case F2_TUNE_REQUEUE:
+		*value = (uint64_t)f2_load_relaxed(&t->requeue); /* independent knob */
+		return 0;
+	default:
+		return EINVAL;
+	}
 }
