@@ -16,17 +16,21 @@ F2_EXTERN_C_BEGIN
 typedef struct f2_cond {
 	uint32_t seq;        /* futex pair: sequence and waiter bit ... */
 	int32_t node;        /* ... and its node */
-	f2_mutex_t *mutex;   /* the mutex the current waiters use */
+	f2_mutex_t *mutex;   /* the mutex the current waiters use ... */
+	uint32_t mflags;     /* ... its futex flags and node, recorded while it */
+	int32_t mnode;       /* is alive, so broadcast never reads the mutex */
 } __attribute__((aligned(8))) f2_cond_t;
 
 typedef struct f2_cond64 {
 	uint64_t seq;        /* futex pair (16-byte aligned): sequence ... */
 	int64_t node;        /* ... and its node */
 	f2_mutex_t *mutex;
+	uint32_t mflags;
+	int32_t mnode;
 } __attribute__((aligned(16))) f2_cond64_t;
 
-#define F2_COND_INITIALIZER   { 0, -1, 0 }
-#define F2_COND64_INITIALIZER { 0, -1, 0 }
+#define F2_COND_INITIALIZER   { 0, -1, 0, 0, 0 }
+#define F2_COND64_INITIALIZER { 0, -1, 0, 0, 0 }
 
 F2_API int f2_cond_wait(f2_cond_t *c, f2_mutex_t *m);
 F2_API int f2_cond_timedwait(f2_cond_t *c, f2_mutex_t *m, const struct timespec *abstime,

@@ -225,6 +225,12 @@ static int check_waitv(const struct f2_futex_waitv *v)
 
 int f2_futex_requeue(const struct f2_futex_waitv from_to[2], int nr_wake, int nr_requeue)
 {
+	return f2_futex_requeue_node(from_to, nr_wake, nr_requeue, -1);
+}
+
+int f2_futex_requeue_node(const struct f2_futex_waitv from_to[2], int nr_wake, int nr_requeue,
+                          int to_node)
+{
 	struct f2_word from, to;
 	int r;
 
@@ -235,7 +241,7 @@ int f2_futex_requeue(const struct f2_futex_waitv from_to[2], int nr_wake, int nr
 	if ((r = check_waitv(&from_to[0])) || (r = check_waitv(&from_to[1])))
 		return r;
 	if ((r = bind(&from, from_to[0].uaddr, from_to[0].flags)) ||
-	    (r = bind(&to, from_to[1].uaddr, from_to[1].flags)))
+	    (r = bind_node(&to, from_to[1].uaddr, from_to[1].flags, to_node)))
 		return r;
 	uint64_t cmpval = from_to[0].val;
 	if (from.bk == F2_BK_EMU && to.bk == F2_BK_EMU)

@@ -34,6 +34,12 @@ struct f2_word {
  * another thread free it (self-synchronised destruction). node -1: read it. */
 f2_hidden int f2_futex_wake_node(void *uaddr, uint64_t mask, int nr, unsigned flags, int node);
 
+/* f2_futex_requeue onto a NUMA pair whose node (>= 0) the caller recorded
+ * earlier: the target pair is not read (a condvar's broadcast must not read
+ * a mutex that its last waiters may have freed). to_node -1: read it. */
+f2_hidden int f2_futex_requeue_node(const struct f2_futex_waitv from_to[2], int nr_wake,
+                                   int nr_requeue, int to_node);
+
 /* Loads the word's value (the value half of a pair), zero-extended. */
 f2_hidden uint64_t f2_word_load(const struct f2_word *w);
 

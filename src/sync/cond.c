@@ -34,9 +34,10 @@
  * Telling it apart from a real wakeup would need a look at the condvar after
  * the wait, which the destruction rule below forbids.
  * Destruction: once its futex wait returns, a waiter touches only the mutex,
- * so freeing the condvar right after signal or broadcast is safe. The mutex
- * pointer of the last waiters stays recorded; broadcasting after the mutex
- * has been freed (all its waiters gone) is only safe with a kernel word.
+ * so freeing the condvar right after signal or broadcast is safe. The last
+ * waiters' mutex stays recorded with its futex flags and node (struct
+ * cv_ref), so a broadcast after that mutex was freed requeues onto its
+ * address without reading it in user space (at worst a spurious wakeup).
  */
 #include <errno.h>
 #include <limits.h>
@@ -50,6 +51,18 @@
 
 #define CV_WAITERS 1u
 #define CV_SEQ_ONE 2u
+
+/* Where a condvar of either width records its waiters' mutex: the pointer,
+ * and the mutex word's futex flags and node, written by each waiter while it
+ * holds the mutex (so the mutex is alive) and published by the release in
+ * seq_fetch_or. broadcast uses them without reading the mutex, which may be
+ * freed once its last waiter has returned. */
+struct cv_ref {
+	f2_mutex_t **mutex;
+	uint32_t *mflags;
+	int32_t *mnode;
+};
+#define CV_REF(c) (&(struct cv_ref){ &(c)->mutex, &(c)->mflags, &(c)->mnode })
 
 /* Waiters moved onto a mutex word by broadcast (read by the tests). */
 f2_hidden uint64_t f2_cv_requeued;
@@ -122,7 +135,7 @@ static int poll_wait(void *s, unsigned size, uint64_t v, const struct timespec *
 	return 0;
 }
 
-static int cv_wait(void *s, unsigned size, f2_mutex_t **slot, f2_mutex_t *m,
+static int cv_wait(void *s, unsigned size, const struct cv_ref *ref, f2_mutex_t *m,
                    const struct timespec *abs, clockid_t clk, const struct f2_cond_ext *x)
 {
 	struct f2_bound bw;
@@ -137,7 +150,13 @@ static int cv_wait(void *s, unsigned size, f2_mutex_t **slot, f2_mutex_t *m,
 	/* Bound under the mutex: once it is released, a broadcast may wake us
 	 * and the condvar be freed (see bound.c). */
 	f2_bind_word(&bw, s, f2_pair_flags(s, size));
-	f2_store_relaxed(slot, m); /* published by the release in seq_fetch_or */
+	if (m) {
+		unsigned mf = f2_pair_flags(m, F2_SIZE_U32);
+		/* relaxed: published by the release in seq_fetch_or below */
+		f2_store_relaxed(ref->mflags, mf);
+		f2_store_relaxed(ref->mnode, f2_load_relaxed(&m->node));
+	}
+	f2_store_relaxed(ref->mutex, m); /* published by the release in seq_fetch_or */
 	v = seq_fetch_or(s, size, CV_WAITERS) | CV_WAITERS;
 	if (m)
 		f2_mx_unlock(&m->word, F2_SIZE_U32);
@@ -176,8 +195,12 @@ static int same_backend(unsigned cflags, unsigned mflags)
 }
 
 /* Wakes one waiter and moves the rest onto m's word; -1 if it cannot. */
-static int requeue_all(void *s, unsigned size, unsigned flags, uint64_t seq, f2_mutex_t *m)
+static int requeue_all(void *s, unsigned size, unsigned flags, uint64_t seq,
+                       const struct cv_ref *ref)
 {
+	/* relaxed: acquired by broadcast's seq_cas, which pairs with the
+	 * release in the waiters' seq_fetch_or */
+	f2_mutex_t *m = f2_load_relaxed(ref->mutex);
 	struct f2_futex_waitv ft[2];
 	unsigned mflags;
 	int r;
@@ -186,7 +209,8 @@ static int requeue_all(void *s, unsigned size, unsigned flags, uint64_t seq, f2_
 	 * only: wake, never requeue. */
 	if (!m || !(flags & F2_PRIVATE) || !f2_load_relaxed(&f2_tuning()->requeue)) /* knob: see tuning.c */
 		return -1;
-	mflags = f2_pair_flags(m, F2_SIZE_U32);
+	mflags = f2_load_relaxed(ref->mflags); /* see m above */
+	int mnode = (mflags & F2_NUMA) ? f2_load_relaxed(ref->mnode) : -1;
 	if (!same_backend(flags, mflags))
 		return -1;
 	memset(ft, 0, sizeof(ft));
@@ -196,7 +220,7 @@ static int requeue_all(void *s, unsigned size, unsigned flags, uint64_t seq, f2_
 	ft[1].flags = mflags;
 	for (;;) {
 		ft[0].val = seq;
-		r = f2_futex_requeue(ft, 1, INT_MAX);
+		r = f2_futex_requeue_node(ft, 1, INT_MAX, mnode);
 		if (r != -EAGAIN)
 			break;
 		seq = seq_load(s, size); /* a newer signal or wait changed it */
@@ -208,7 +232,7 @@ static int requeue_all(void *s, unsigned size, unsigned flags, uint64_t seq, f2_
 	return 0;
 }
 
-static int cv_broadcast(void *s, unsigned size, f2_mutex_t **slot)
+static int cv_broadcast(void *s, unsigned size, const struct cv_ref *ref)
 {
 	uint64_t old = seq_load(s, size), seq;
 	unsigned flags;
@@ -219,7 +243,7 @@ static int cv_broadcast(void *s, unsigned size, f2_mutex_t **slot)
 		seq = (old + CV_SEQ_ONE) & ~(uint64_t)CV_WAITERS;
 	} while (!seq_cas(s, size, &old, seq));
 	flags = f2_pair_flags(s, size);
-	if (requeue_all(s, size, flags, seq, f2_load_relaxed(slot)) < 0) /* acquired by seq_cas */
+	if (requeue_all(s, size, flags, seq, ref) < 0)
 		f2_futex_wake(s, F2_MX_WAKE_ANY, INT_MAX, flags);
 	return 0;
 }
@@ -230,7 +254,7 @@ static int cv_broadcast(void *s, unsigned size, f2_mutex_t **slot)
 
 int f2_cond_wait(f2_cond_t *c, f2_mutex_t *m)
 {
-	return BAD_COND(c) ? EINVAL : cv_wait(&c->seq, F2_SIZE_U32, &c->mutex, m, NULL, 0, NULL);
+	return BAD_COND(c) ? EINVAL : cv_wait(&c->seq, F2_SIZE_U32, CV_REF(c), m, NULL, 0, NULL);
 }
 
 int f2_cond_timedwait(f2_cond_t *c, f2_mutex_t *m, const struct timespec *abstime,
@@ -238,7 +262,7 @@ int f2_cond_timedwait(f2_cond_t *c, f2_mutex_t *m, const struct timespec *abstim
 {
 	if (BAD_COND(c) || !abstime)
 		return EINVAL;
-	return cv_wait(&c->seq, F2_SIZE_U32, &c->mutex, m, abstime, clock, NULL);
+	return cv_wait(&c->seq, F2_SIZE_U32, CV_REF(c), m, abstime, clock, NULL);
 }
 
 /* The pthread shim's wait (sync_impl.h); m NULL: the lock of x. */
@@ -247,7 +271,7 @@ int f2_cond_wait_ext(f2_cond_t *c, f2_mutex_t *m, const struct timespec *abstime
 {
 	if (BAD_COND(c))
 		return EINVAL;
-	return cv_wait(&c->seq, F2_SIZE_U32, &c->mutex, m, abstime, clock, x);
+	return cv_wait(&c->seq, F2_SIZE_U32, CV_REF(c), m, abstime, clock, x);
 }
 
 int f2_cond_signal(f2_cond_t *c)
@@ -257,12 +281,12 @@ int f2_cond_signal(f2_cond_t *c)
 
 int f2_cond_broadcast(f2_cond_t *c)
 {
-	return BAD_COND(c) ? EINVAL : cv_broadcast(&c->seq, F2_SIZE_U32, &c->mutex);
+	return BAD_COND(c) ? EINVAL : cv_broadcast(&c->seq, F2_SIZE_U32, CV_REF(c));
 }
 
 int f2_cond64_wait(f2_cond64_t *c, f2_mutex_t *m)
 {
-	return BAD_COND(c) ? EINVAL : cv_wait(&c->seq, F2_SIZE_U64, &c->mutex, m, NULL, 0, NULL);
+	return BAD_COND(c) ? EINVAL : cv_wait(&c->seq, F2_SIZE_U64, CV_REF(c), m, NULL, 0, NULL);
 }
 
 int f2_cond64_timedwait(f2_cond64_t *c, f2_mutex_t *m, const struct timespec *abstime,
@@ -270,7 +294,7 @@ int f2_cond64_timedwait(f2_cond64_t *c, f2_mutex_t *m, const struct timespec *ab
 {
 	if (BAD_COND(c) || !abstime)
 		return EINVAL;
-	return cv_wait(&c->seq, F2_SIZE_U64, &c->mutex, m, abstime, clock, NULL);
+	return cv_wait(&c->seq, F2_SIZE_U64, CV_REF(c), m, abstime, clock, NULL);
 }
 
 int f2_cond64_signal(f2_cond64_t *c)
@@ -280,5 +304,5 @@ int f2_cond64_signal(f2_cond64_t *c)
 
 int f2_cond64_broadcast(f2_cond64_t *c)
 {
-	return BAD_COND(c) ? EINVAL : cv_broadcast(&c->seq, F2_SIZE_U64, &c->mutex);
+	return BAD_COND(c) ? EINVAL : cv_broadcast(&c->seq, F2_SIZE_U64, CV_REF(c));
 }

@@ -49,7 +49,7 @@ static int mutex_held(f2_mutex_t *m)
 
 START_TEST(sizes)
 {
-	ck_assert_uint_eq(sizeof(f2_cond_t), 16);
+	ck_assert_uint_eq(sizeof(f2_cond_t), 24);
 	ck_assert_uint_eq(sizeof(f2_cond64_t), 32);
 	ck_assert_uint_le(sizeof(f2_cond64_t), 48); /* glibc's pthread_cond_t */
 }
@@ -127,6 +127,27 @@ START_TEST(signal_before_wait_is_lost)
 	struct timespec soon = deadline_in(CLOCK_MONOTONIC, 20000000);
 	ck_assert_int_eq(o->timedwait(c, &m, &soon, CLOCK_MONOTONIC), ETIMEDOUT);
 	ck_assert_int_eq(f2_mutex_unlock(&m), 0);
+	free(c);
+}
+END_TEST
+
+/* A timed-out waiter leaves the condvar marked as having waiters; once its
+ * mutex is freed, a broadcast must not touch that mutex (ASan watches). */
+START_TEST(broadcast_after_mutex_freed)
+{
+	const struct cv_ops *o = &OPS[_i];
+	void *c = cv_new(o);
+	f2_mutex_t *m = malloc(sizeof(*m));
+
+	ck_assert_ptr_nonnull(m);
+	*m = (f2_mutex_t)F2_MUTEX_INITIALIZER;
+	ck_assert_int_eq(f2_mutex_lock(m), 0);
+	struct timespec soon = deadline_in(CLOCK_MONOTONIC, 1000000);
+	ck_assert_int_eq(o->timedwait(c, m, &soon, CLOCK_MONOTONIC), ETIMEDOUT);
+	ck_assert_int_eq(f2_mutex_unlock(m), 0);
+	free(m);
+	ck_assert_int_eq(o->broadcast(c), 0);
+	ck_assert_int_eq(o->signal(c), 0);
 	free(c);
 }
 END_TEST
@@ -424,6 +445,7 @@ static Suite *cond_suite(void)
 	tcase_add_loop_test(tc, signal_before_wait_is_lost, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("threads");
+	tcase_add_loop_test(tc, broadcast_after_mutex_freed, 0, 2);
 	tcase_add_loop_test(tc, pingpong_no_lost_wakeup, 0, 2);
 	tcase_add_loop_test(tc, broadcast_requeue_on, 0, 2);
 	tcase_add_loop_test(tc, broadcast_requeue_off, 0, 2);
