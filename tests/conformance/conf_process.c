@@ -121,6 +121,7 @@ static pthread_mutex_t f_rec = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 static pthread_cond_t f_c = PTHREAD_COND_INITIALIZER;
 static volatile int f_stop;
 static long f_count;
+static int f_started;
 
 static void f_prepare(void)
 {
@@ -134,6 +135,7 @@ static void f_release(void)
 static void *f_busy(void *arg)
 {
 	(void)arg;
+	__atomic_add_fetch(&f_started, 1, __ATOMIC_SEQ_CST);
 	while (!__atomic_load_n(&f_stop, __ATOMIC_RELAXED)) {
 		pthread_mutex_lock(&f_m);
 		f_count++;
@@ -178,6 +180,11 @@ START_TEST(fork_with_threads)
 	CONF_OK(pthread_atfork(f_prepare, f_release, f_release));
 	for (int i = 0; i < 3; i++)
 		CONF_OK(pthread_create(&t[i], NULL, f_busy, NULL));
+	/* Fork once they hammer the locks, not while they are still starting:
+	 * a sanitizer runtime allocates in thread start-up under a lock that a
+	 * fork would leave held in the child. */
+	while (__atomic_load_n(&f_started, __ATOMIC_SEQ_CST) < 3)
+		sched_yield();
 	for (int i = 0; i < 8; i++) {
 		pid_t pid = fork();
 
