@@ -2,7 +2,7 @@
 # and run a tiny consumer once through find_package(f2sync) and once through
 # pkg-config.
 #   BUILD_DIR  the f2sync build tree     WORK  scratch directory
-#   SRC        tests/build/consumer      CC    the C compiler
+#   SRC        tests/package/consumer      CC    the C compiler
 #   GENERATOR  the CMake generator       LIBDIR  CMAKE_INSTALL_LIBDIR
 cmake_minimum_required(VERSION 3.25)
 function(run)
