@@ -107,7 +107,7 @@ static void wake_all(uint32_t *word, unsigned mask, unsigned flags)
 /* Arrival: returns this thread's position in the round, or -1 if dead. */
 static int arrive(f2_barrier_t *b, uint32_t count)
 {
-	uint32_t v = f2_load_relaxed(&b->seq);
+	uint32_t v = f2_load_relaxed(&b->seq); /* a guess: the CAS that uses it orders */
 
 	for (;;) {
 		if (v & B_DEAD)
@@ -115,7 +115,7 @@ static int arrive(f2_barrier_t *b, uint32_t count)
 		if ((v & B_ARRIVED) >= count) {
 			/* the previous round's last thread is still resetting */
 			park(&b->seq, v, B_PARKED, MASK_ALL);
-			v = f2_load_relaxed(&b->seq);
+			v = f2_load_relaxed(&b->seq); /* a guess: the CAS that uses it orders */
 			continue;
 		}
 		/* acquire: pairs with the release exchange of the previous reset */
@@ -127,7 +127,7 @@ static int arrive(f2_barrier_t *b, uint32_t count)
 /* Publishes the owner's instance and wakes those waiting for it. */
 static void publish(f2_barrier_t *b, struct instance *in)
 {
-	uint32_t v = f2_load_relaxed(&b->seq);
+	uint32_t v = f2_load_relaxed(&b->seq); /* a guess: the CAS that uses it orders */
 
 	f2_store_relaxed(&b->inst, (void *)in); /* ordered by the release CAS below */
 	/* release: pairs with the acquire load in instance_of() */
@@ -143,7 +143,7 @@ static struct instance *instance_of(f2_barrier_t *b)
 	for (;;) {
 		uint32_t v = f2_load_acquire(&b->seq); /* pairs with the release CAS in publish() */
 		if (v & B_PUB)
-			return (struct instance *)f2_load_relaxed(&b->inst);
+			return (struct instance *)f2_load_relaxed(&b->inst); /* ordered by the acquire above */
 		park(&b->seq, v, B_PARKED, MASK_ALL);
 	}
 }
@@ -261,8 +261,8 @@ int f2_barrier_init(f2_barrier_t *b, unsigned count)
 
 int f2_barrier_destroy(f2_barrier_t *b)
 {
-	uint32_t count = f2_load_relaxed(&b->count);
-	uint32_t v = f2_load_relaxed(&b->seq);
+	uint32_t count = f2_load_relaxed(&b->count); /* set by init; no ordering needed */
+	uint32_t v = f2_load_relaxed(&b->seq); /* a guess: the CAS that uses it orders */
 
 	for (;;) {
 		if (count == 0 || (v & B_DEAD))

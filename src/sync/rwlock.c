@@ -141,7 +141,7 @@ static uint32_t rw_mark_parked(f2_rwlock_t *rw, uint32_t v)
  * flipped and the lock is ours. */
 static int rd_dequeue(f2_rwlock_t *rw)
 {
-	uint32_t v = f2_load_relaxed(&rw->state);
+	uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
 
 	for (;;) {
 		if (!(v & RW_WRPHASE)) {
@@ -176,7 +176,7 @@ static int rd_wait_phase(struct rw_call *c)
 static int rd_lock(struct rw_call *c, int try)
 {
 	f2_rwlock_t *rw = c->rw;
-	uint32_t v = f2_load_relaxed(&rw->state);
+	uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
 
 	for (;;) {
 		if (v & RW_WAKING) /* a few microseconds; try variants wait it out too */
@@ -197,7 +197,7 @@ static int rd_lock(struct rw_call *c, int try)
 			if (now == v && (now = rw_mark_parked(rw, v)) != 0 &&
 			    rw_park(c, now, RW_MASK_READER))
 				return ETIMEDOUT;
-			v = f2_load_relaxed(&rw->state);
+			v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
 			continue;
 		}
 		if (try)
@@ -265,7 +265,7 @@ static int wr_take_grant(f2_rwlock_t *rw, uint32_t *v)
 static int wr_dequeue(struct rw_call *c)
 {
 	f2_rwlock_t *rw = c->rw;
-	uint32_t v = f2_load_relaxed(&rw->state);
+	uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
 
 	for (;;) {
 		if (v & RW_WAKING)
@@ -292,7 +292,7 @@ static int wr_wait_grant(struct rw_call *c)
 	f2_rwlock_t *rw = c->rw;
 
 	for (;;) {
-		uint32_t v = f2_load_relaxed(&rw->state);
+		uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
 		if (v & RW_WAKING)
 			v = rw_wait_waking(rw);
 		if (wr_take_grant(rw, &v))
@@ -330,7 +330,7 @@ static int wr_poll_full(struct rw_call *c, uint32_t v)
 static int wr_lock(struct rw_call *c, int try)
 {
 	f2_rwlock_t *rw = c->rw;
-	uint32_t v = f2_load_relaxed(&rw->state);
+	uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
 
 	for (;;) {
 		if (v & RW_WAKING) /* a few microseconds; try variants wait it out too */
@@ -346,7 +346,7 @@ static int wr_lock(struct rw_call *c, int try)
 		if (rw_writers(v) == RW_WRITERS_MAX) {
 			if (wr_poll_full(c, v))
 				return ETIMEDOUT;
-			v = f2_load_relaxed(&rw->state);
+			v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
 			continue;
 		}
 		/* wait for a grant; wr_wait_grant acquires */
@@ -403,7 +403,7 @@ static uint32_t rw_release(uint32_t v)
 int f2_rwlock_unlock(f2_rwlock_t *rw)
 {
 	unsigned flags = 0;
-	uint32_t v = f2_load_relaxed(&rw->state);
+	uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
 	uint32_t next;
 	int wake_readers, wake_writer;
 
