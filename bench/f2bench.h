@@ -136,6 +136,7 @@ void wl_rwlock(void);
 void wl_barrier(void);
 void wl_futex_handoff(void);
 void wl_futex_wake_empty(void);
+void wl_futex_wait_mismatch(void);
 void wl_futex_distinct(void);
 
 #endif

@@ -23,6 +23,7 @@ static const struct { const char *name; void (*run)(void); } workloads[] = {
 	{ "broadcast", wl_broadcast },           { "pingpong", wl_pingpong },
 	{ "rwlock", wl_rwlock },                 { "barrier", wl_barrier },
 	{ "futex_handoff", wl_futex_handoff },   { "futex_wake_empty", wl_futex_wake_empty },
+	{ "futex_wait_mismatch", wl_futex_wait_mismatch },
 	{ "futex_distinct", wl_futex_distinct },
 };
 #define NWL (int)(sizeof workloads / sizeof workloads[0])

@@ -100,7 +100,7 @@ def main():
     notes = [r["value"] for r in meta_rows if r["key"] == "note"]
     targets = read_csv(os.path.join(out_dir, "targets.csv"))
     wls = ["uncontended", "contended", "contended_short", "broadcast", "pingpong", "rwlock", "barrier",
-           "futex_handoff", "futex_wake_empty", "futex_distinct"]
+           "futex_handoff", "futex_wake_empty", "futex_wait_mismatch", "futex_distinct"]
     data = {w: read_csv(os.path.join(out_dir, w + ".csv")) for w in wls}
     shim = read_csv(os.path.join(out_dir, "shim.csv"))
     perf = read_csv(os.path.join(out_dir, "perf.csv"))
@@ -279,7 +279,8 @@ def main():
              "f2sync-norq is f2sync with `F2SYNC_REQUEUE=0` (a child process). *pingpong*: two threads "
              "pass a turn through mutex+condvar. *rwlock*: read% reads, the rest writes. *barrier*: T "
              "threads, rounds. *futex_handoff*: two threads pass a turn through one futex word. "
-             "*futex_wake_empty*: wake with no waiter. *futex_distinct*: T threads in pairs, each on its "
+             "*futex_wake_empty*: wake with no waiter. *futex_wait_mismatch*: a wait whose value differs "
+             "(returns -EAGAIN). *futex_distinct*: T threads in pairs, each on its "
              "own word. u32-legacy and u32-emu come from child runs with `F2SYNC_BACKEND=legacy|emulate`. "
              "Every workload checks its own result (counter == sum of acquisitions, no torn read, one "
              "serial thread per barrier round, every pass delivered); f2bench exits non-zero otherwise.")

@@ -21,7 +21,7 @@ for wl in uncontended contended contended_short broadcast pingpong rwlock barrie
 	[ -f "$out/$wl.csv" ] || need "missing $wl.csv"
 done
 if grep -q '^backend_u32,' "$out/meta.csv"; then
-	for wl in futex_handoff futex_wake_empty futex_distinct; do
+	for wl in futex_handoff futex_wake_empty futex_wait_mismatch futex_distinct; do
 		[ -f "$out/$wl.csv" ] || need "missing $wl.csv"
 	done
 fi

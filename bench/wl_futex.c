@@ -7,6 +7,7 @@
  *
  * handoff:    two threads pass a turn through one word (wait/wake round trip).
  * wake_empty: a wake on a word that nobody waits on.
+ * wait_mismatch: a wait whose expected value differs (returns -EAGAIN).
  * distinct:   T threads in pairs, each parking on its own word (T words).
  * Checks: every pass arrived, every call returned a legal value, and a wake
  * with no waiters woke nobody.
@@ -174,27 +175,29 @@ void wl_futex_handoff(void)
 	children("futex_handoff");
 }
 
-/* ---- wake with no waiters ---------------------------------------------- */
-void wl_futex_wake_empty(void)
+/* ---- single calls that never sleep ------------------------------------- */
+/* Times n calls of op on a fresh zeroed word of each size; op returns nonzero
+ * when a call did not do what it must. */
+static void per_call(const char *wl, int (*op)(void *w, unsigned sz), const char *what)
 {
 	const struct fsize *sz[NSIZES];
-	int k = usable_sizes("futex_wake_empty", sz), R = f2b_cfg.reps;
+	int k = usable_sizes(wl, sz), R = f2b_cfg.reps;
 	long n = f2b_cfg.iters / 10 + 1;
 	double ns[NSIZES][MAX_REPS];
 	int ok[NSIZES];
-	f2b_progress("futex_wake_empty: %d sizes x %d reps x %ld wakes", k, R, n);
+	f2b_progress("%s: %d sizes x %d reps x %ld calls", wl, k, R, n);
 	for (int j = 0; j < k; j++)
 		ok[j] = 1;
 	for (int r = 0; r < R; r++)
 		for (int j = 0; j < k; j++) {
 			void *w = f2b_obj_alloc(8);
-			long woke = 0;
+			long wrong = 0;
 			uint64_t t0 = f2b_now_ns();
 			for (long i = 0; i < n; i++)
-				woke += fwake(w, sz[j]->flag) != 0;
+				wrong += op(w, sz[j]->flag) != 0;
 			ns[j][r] = (double)(f2b_now_ns() - t0) / (double)n;
-			if (woke) {
-				f2b_fail("futex_wake_empty %s: %ld wakes woke someone", sz[j]->size, woke);
+			if (wrong) {
+				f2b_fail("%s %s: %ld %s", wl, sz[j]->size, wrong, what);
 				ok[j] = 0;
 			}
 			ok[j] &= !bad;
@@ -202,10 +205,32 @@ void wl_futex_wake_empty(void)
 		}
 	for (int j = 0; j < k; j++) {
 		char name[32];
-		f2b_result("futex_wake_empty", "", row_name(sz[j], name, sizeof name), "ns_per_call",
-		           "ns", ns[j], R, (double)n * R, ok[j]);
+		f2b_result(wl, "", row_name(sz[j], name, sizeof name), "ns_per_call", "ns", ns[j], R,
+		           (double)n * R, ok[j]);
 	}
-	children("futex_wake_empty");
+	children(wl);
+}
+
+/* A wake on a word that nobody waits on: must wake nobody. */
+static int wake_nobody(void *w, unsigned sz)
+{
+	return fwake(w, sz) != 0;
+}
+
+/* A wait whose expected value differs from the word (0): must be -EAGAIN. */
+static int wait_mismatch(void *w, unsigned sz)
+{
+	return f2_futex_wait(w, 1, full_mask(sz), sz | F2_PRIVATE, NULL, CLOCK_MONOTONIC) != -EAGAIN;
+}
+
+void wl_futex_wake_empty(void)
+{
+	per_call("futex_wake_empty", wake_nobody, "wakes woke someone");
+}
+
+void wl_futex_wait_mismatch(void)
+{
+	per_call("futex_wait_mismatch", wait_mismatch, "waits did not return -EAGAIN");
 }
 
 /* ---- distinct words ---------------------------------------------------- */
