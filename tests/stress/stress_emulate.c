@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "unit/emu_test.h"
+#include "common/testutil.h"
 
 #define MAX_THREADS 64
 #define HUBS 8
@@ -222,9 +223,5 @@ int main(void)
 	TCase *tc = tcase_create("tokens");
 	tcase_add_test(tc, tokens);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(s);
 }

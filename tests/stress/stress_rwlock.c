@@ -9,6 +9,7 @@
 
 #include "f2sync/rwlock.h"
 #include "stress_common.h"
+#include "common/testutil.h"
 
 struct shared {
 	f2_rwlock_t rw;
@@ -106,9 +107,5 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, stress_rwlock_mixed, 0, 3);
 	suite_add_tcase(su, tc);
-	SRunner *sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(su);
 }

@@ -11,6 +11,7 @@
 #include "f2sync/cond.h"
 #include "f2sync/mutex.h"
 #include "unit/sync_test.h"
+#include "common/testutil.h"
 
 /* Run time per case: F2_STRESS_MS (the short variant under label unit),
  * else 250 ms. */
@@ -241,9 +242,5 @@ int main(void)
 	tcase_add_loop_test(tc, cond32, 0, 3);
 	tcase_add_loop_test(tc, cond64, 0, 3);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(s);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "f2sync/barrier.h"
+#include "common/testutil.h"
 
 #define CK(x) ck_assert_int_eq((x), 0)
 
@@ -213,9 +214,5 @@ Suite *barrier_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(barrier_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(barrier_suite());
 }

@@ -6,6 +6,7 @@
 #include "f2sync/cond.h"
 #include "sync/sync_impl.h"
 #include "unit/sync_test.h"
+#include "common/testutil.h"
 
 struct cv_ops {
 	const char *name;
@@ -459,9 +460,5 @@ static Suite *cond_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(cond_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(cond_suite());
 }

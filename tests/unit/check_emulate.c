@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 
 #include "unit/emu_test.h"
+#include "common/testutil.h"
 
 /* 100,000 handoffs per size in the plain build; the sanitizer builds (run
  * for every backend too) use a fifth of that to keep `make test` short. */
@@ -512,9 +513,5 @@ static Suite *emulate_suite(void)
 int main(void)
 {
 	find_emulated_sizes();
-	SRunner *sr = srunner_create(emulate_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(emulate_suite());
 }

@@ -6,6 +6,7 @@
 #include "f2sync/mutex.h"
 #include "sync/sync_impl.h"
 #include "unit/sync_test.h"
+#include "common/testutil.h"
 
 struct mx_ops {
 	const char *name;
@@ -433,9 +434,5 @@ static Suite *mutex_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(mutex_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(mutex_suite());
 }

@@ -16,6 +16,7 @@
 #include "f2sync/numa.h"
 #include "f2sync/runtime.h"
 #include "unit/sync_test.h"
+#include "common/testutil.h"
 
 #define MAXCPU 64
 
@@ -256,9 +257,5 @@ int main(void)
 	tcase_add_test(tc, thread_override);
 	tcase_add_test(tc, zero_words_stay_on_node0);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(s);
 }

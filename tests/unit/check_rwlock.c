@@ -11,6 +11,7 @@
 
 #include "f2sync/rwlock.h"
 #include "sync/rwlock_word.h"
+#include "common/testutil.h"
 
 #define CK(x) ck_assert_int_eq((x), 0)
 
@@ -556,9 +557,5 @@ Suite *rwlock_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(rwlock_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(rwlock_suite());
 }

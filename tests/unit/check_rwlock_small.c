@@ -12,6 +12,7 @@
 
 #include "f2sync/rwlock.h"
 #include "sync/rwlock_word.h"
+#include "common/testutil.h"
 
 #define CK(x) ck_assert_int_eq((x), 0)
 
@@ -180,9 +181,5 @@ int main(void)
 	tcase_add_test(tc, test_writers_overflow);
 	tcase_add_test(tc, test_timed_writer_overflow);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run(s);
 }
