@@ -2,8 +2,10 @@
  *
  * Object layout: shim.h (struct f2p_mutex over glibc's __pthread_mutex_s).
  * States, as seen from this file:
- *   f2 word   the f2_mutex_t protocol (src/sync/mutex.c): unlocked / locked /
- *             locked with waiters; all-zero is unlocked.
+ *   f2 word   the f2_mutex_t protocol (src/sync/mutex_impl.h): unlocked /
+ *             locked / locked with waiters; all-zero is unlocked. A
+ *             process-shared one starts CONTENDED: its unlock must not be a
+ *             store unlock, whose fence reaches only this process.
  *   owner     0, or the kernel tid of the holder of an errorcheck or recursive
  *             mutex; written only by the holder while it holds the lock.
  *   depth     recursive only: how many times the holder locked it beyond the
@@ -19,6 +21,7 @@
 
 #include "shim.h"
 #include "symver.h"
+#include "../sync/mutex_impl.h"
 #include "../sync/sync_impl.h"
 #include "../internal/atomic.h"
 
@@ -65,6 +68,8 @@ int F2P_IMPL(pthread_mutex_init)(pthread_mutex_t *pm, const pthread_mutexattr_t 
 	/* a private mutex lets its first contender pick its NUMA node; a
 	 * shared one takes the kernel's shared futex path */
 	m->m.node = pshared == PTHREAD_PROCESS_SHARED ? F2_NODE_SHARED : F2_NODE_AUTO;
+	if (pshared == PTHREAD_PROCESS_SHARED)
+		m->m.word = F2_MX_CONTENDED;
 	m->kind = (type & F2P_KIND_TYPE) | (pshared == PTHREAD_PROCESS_SHARED ? F2P_KIND_PSHARED : 0);
 	return 0;
 }
@@ -79,7 +84,7 @@ int F2P_IMPL(pthread_mutex_destroy)(pthread_mutex_t *pm)
 	if (kind & F2P_KIND_GLIBC)
 		return f2p_real()->mutex_destroy(pm);
 	/* the program must not race destroy with lock; a held mutex is EBUSY */
-	if (f2_load_relaxed(&m->m.word) != 0)
+	if (f2_load_relaxed(&m->m.word) & ~F2_MX_CONTENDED)
 		return EBUSY;
 	f2_store_relaxed(&m->kind, -1);
 	return 0;

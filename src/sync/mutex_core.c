@@ -91,6 +91,27 @@ static void starver_done(struct mx_waiter *me)
 	}
 }
 
+/* Sets waiter bits (PARKED, STARVE) on a held word by CAS from *v, with
+ * release order if asked (setting STARVE: see mx_starvers); on success *v is
+ * the new value. An owner may be releasing a 32-bit word that is exactly HELD
+ * with a plain store (store_unlock.h): the CAS then also sets the sticky
+ * CONTENDED, and the fence restarts such an owner so that it sees our bits
+ * and takes the RMW unlock, which wakes us. */
+static int mark(const struct mx_waiter *me, unsigned *v, unsigned want, int release)
+{
+	unsigned old = *v;
+
+	if (me->size == F2_SIZE_U32 && f2_load_relaxed(&f2_su_ready))
+		want |= F2_MX_CONTENDED;
+	if (!(release ? cas_release(me->w, me->size, v, want)
+	              : f2_mx_cas_relaxed(me->w, me->size, v, want)))
+		return 0;
+	if (old == F2_MX_HELD && me->size == F2_SIZE_U32)
+		f2_su_fence();
+	*v = want;
+	return 1;
+}
+
 static unsigned fetch_and_release(void *w, unsigned size, unsigned mask)
 {
 	/* release: pairs with the acquire CAS of the next owner */
@@ -107,8 +128,8 @@ static int spin_acquire(void *w, unsigned size, unsigned take)
 
 	for (unsigned i = 0; i < n; i++) {
 		unsigned v = f2_mx_load(w, size);
-		if (v == F2_MX_UNLOCKED) {
-			if (f2_mx_cas_acquire(w, size, &v, take))
+		if ((v & ~F2_MX_CONTENDED) == F2_MX_UNLOCKED) {
+			if (f2_mx_cas_acquire(w, size, &v, take | v))
 				return 0;
 		} else if (v & (F2_MX_PARKED | F2_MX_STARVE)) {
 			break; /* queue behind the parked ones */
@@ -147,9 +168,11 @@ static int give_up(struct mx_waiter *me)
 	unsigned v = f2_mx_load(me->w, me->size);
 
 	for (;;) {
-		int mine = me->starving ? v == F2_MX_STARVE : !(v & (F2_MX_HELD | F2_MX_STARVE));
+		unsigned keep = v & F2_MX_CONTENDED;
+		int mine = me->starving ? (v & ~keep) == F2_MX_STARVE
+		                        : !(v & (F2_MX_HELD | F2_MX_STARVE));
 		if (mine) {
-			if (f2_mx_cas_acquire(me->w, me->size, &v, F2_MX_HELD | F2_MX_PARKED)) {
+			if (f2_mx_cas_acquire(me->w, me->size, &v, F2_MX_HELD | F2_MX_PARKED | keep)) {
 				starver_done(me);
 				return 0;
 			}
@@ -158,7 +181,7 @@ static int give_up(struct mx_waiter *me)
 		unsigned want = (v & F2_MX_HELD) ? (v | F2_MX_PARKED) : v;
 		if (me->starving)
 			want &= ~F2_MX_STARVE;
-		if (want == v || f2_mx_cas_relaxed(me->w, me->size, &v, want)) {
+		if (want == v || mark(me, &v, want, 0)) {
 			starver_done(me);
 			return ETIMEDOUT;
 		}
@@ -169,9 +192,13 @@ static int give_up(struct mx_waiter *me)
  * word changed under us (reload), else parks and returns park()'s result. */
 static int lock_round(struct mx_waiter *me, unsigned v)
 {
+	unsigned keep = v & F2_MX_CONTENDED;
+
+	if (me->starving && !(v & F2_MX_STARVE))
+		starver_done(me); /* a store unlock wiped our mark (mark()): queue again */
 	if (me->starving) {
-		if (v == F2_MX_STARVE) {
-			if (!f2_mx_cas_acquire(me->w, me->size, &v, F2_MX_HELD | F2_MX_PARKED))
+		if ((v & ~keep) == F2_MX_STARVE) {
+			if (!f2_mx_cas_acquire(me->w, me->size, &v, F2_MX_HELD | F2_MX_PARKED | keep))
 				return 0;
 			f2_add_relaxed(&f2_mx_handoffs, 1); /* statistics only */
 			starver_done(me);
@@ -182,22 +209,19 @@ static int lock_round(struct mx_waiter *me, unsigned v)
 		f2_mx_cas_relaxed(me->w, me->size, &v, v & ~F2_MX_STARVE);
 		return 0;
 	} else if (!(v & (F2_MX_HELD | F2_MX_STARVE))) {
-		return f2_mx_cas_acquire(me->w, me->size, &v, F2_MX_HELD | F2_MX_PARKED);
+		return f2_mx_cas_acquire(me->w, me->size, &v, F2_MX_HELD | F2_MX_PARKED | keep);
 	} else if ((v & F2_MX_HELD) && !(v & F2_MX_STARVE) && waited_too_long(me)) {
-		unsigned want = v | F2_MX_PARKED | F2_MX_STARVE;
 		/* counted before the bit is visible: a waiter that sees STARVE
 		 * also sees this starver */
 		f2_add_seq(&mx_starvers, 1);
-		if (!cas_release(me->w, me->size, &v, want)) {
+		if (!mark(me, &v, v | F2_MX_PARKED | F2_MX_STARVE, 1)) {
 			f2_sub_seq(&mx_starvers, 1);
 			return 0;
 		}
 		me->starving = 1;
-		v = want;
 	} else if ((v & F2_MX_HELD) && !(v & F2_MX_PARKED)) {
-		if (!f2_mx_cas_relaxed(me->w, me->size, &v, v | F2_MX_PARKED))
+		if (!mark(me, &v, v | F2_MX_PARKED, 0))
 			return 0;
-		v |= F2_MX_PARKED;
 	}
 	return park(me, v);
 }
@@ -220,13 +244,27 @@ int f2_mx_lock_slow(void *w, unsigned size, const struct timespec *abs, clockid_
 
 int f2_mx_timedlock(void *w, unsigned size, const struct timespec *abs, clockid_t clk)
 {
-	unsigned v = F2_MX_UNLOCKED;
 
 	if (!abs || f2_deadline_check(abs, clk))
 		return EINVAL;
-	if (f2_mx_cas_acquire(w, size, &v, F2_MX_HELD))
+	if (f2_mx_take(w, size))
 		return 0;
 	return f2_mx_lock_slow(w, size, abs, clk, 0);
+}
+
+/* Unlocks a CONTENDED word that has no waiter now: usually it stays
+ * CONTENDED (no fence for the next waiter), but one such unlock in 64 per
+ * thread drops the bit, so a mutex whose contention has ended goes back to the
+ * store unlock and the two-RMW lock. Fences are then bounded by one per 64
+ * quiet unlocks. 1 if done, 0 if the word was something else. */
+static int unlock_quiet(uint32_t *w)
+{
+	static __thread __attribute__((tls_model("initial-exec"))) unsigned char quiet;
+	uint32_t e = F2_MX_HELD | F2_MX_CONTENDED;
+	uint32_t to = ++quiet % 64 ? F2_MX_CONTENDED : F2_MX_UNLOCKED;
+
+	/* release: pairs with the acquire CAS of the next owner */
+	return f2_cas_release(w, &e, to);
 }
 
 int f2_mx_unlock_slow(void *w, unsigned size)
@@ -236,10 +274,12 @@ int f2_mx_unlock_slow(void *w, unsigned size)
 	struct f2_bound pw;
 	unsigned old;
 
+	if (size == F2_SIZE_U32 && unlock_quiet(w))
+		return 0;
 	f2_bind_word(&pw, w, f2_pair_flags(w, size));
-	old = fetch_and_release(w, size, F2_MX_STARVE);
+	old = fetch_and_release(w, size, F2_MX_STARVE | F2_MX_CONTENDED);
 	if (!(old & F2_MX_HELD))
-		return EPERM; /* the AND changed nothing: 0 and STARVE stay as they are */
+		return EPERM; /* the AND changed nothing: the word was not held */
 	/* Self-synchronised destruction: from here on only the futex wake on the
 	 * address, which is harmless if the memory is gone. */
 	if (old & F2_MX_STARVE)

@@ -8,20 +8,27 @@
  *               it may outlive the last waiter, costing one empty wake)
  *   STARVE  4   a starving waiter (one that waited longer than handoff_ns)
  *               has reserved the next turn; nobody else may take the mutex
+ *   CONTENDED 8 (32-bit words only) the word has had a waiter: its unlock
+ *               always takes the RMW path. Sticky: every transition keeps it.
+ *               While it is clear, an uncontended owner may release with a
+ *               plain store (store_unlock.h); a waiter that sets bits on a
+ *               word that is exactly HELD sets it and calls f2_su_fence().
  * Legal values:
  *   0                      UNLOCKED
  *   HELD                   locked, nobody parked: unlock is one release CAS
  *   HELD|PARKED            locked, waiters may be parked
  *   HELD|PARKED|STARVE     locked, the next turn is reserved for the starver
  *   STARVE                 free, reserved: only the starver may take it
- * Transitions:
+ *   each of the above | CONTENDED (32-bit words)
+ * Transitions (CONTENDED, where set, is carried through every one):
  *   lock      0 -> HELD (fast path); a waiter that has parked or spun takes
  *             0 -> HELD|PARKED, as it cannot know whether others are parked.
  *   park      HELD -> HELD|PARKED, then futex wait (mask WAIT_NORMAL).
  *   starve    HELD|x -> HELD|PARKED|STARVE (at most one starver owns STARVE),
  *             then futex wait with mask WAIT_STARVING.
  *   claim     STARVE -> HELD|PARKED, by the starver only.
- *   unlock    fetch_and(STARVE): HELD -> 0, HELD|PARKED -> 0,
+ *   unlock    HELD -> 0 by a store (store_unlock.h), or
+ *             fetch_and(STARVE | CONTENDED): HELD -> 0, HELD|PARKED -> 0,
  *             HELD|PARKED|STARVE -> STARVE; then wake one WAIT_STARVING
  *             waiter if STARVE was set, else one waiter if PARKED was set.
  *   give up   a starver that times out clears STARVE (HELD|PARKED|STARVE ->
@@ -31,6 +38,12 @@
  * no barging is possible, so the starver gets the very next turn. That is the
  * eventual fairness: nobody waits much longer than handoff_ns plus one
  * critical section per thread ahead of it in that turn.
+ * Store unlock and marks: an owner that read exactly HELD may still commit
+ * its store (word = 0) after a waiter's mark, wiping PARKED or STARVE. The
+ * fence makes that happen before the marker's futex wait, which then fails on
+ * the changed word: the marker is still awake and will take the mutex with
+ * PARKED set (or mark again), so it carries the wake-up owed to any waiter
+ * that parked on its mark; a starver whose STARVE was wiped queues again.
  * Condvar waiters wait on their cond word with WAIT_NORMAL: after a requeue
  * onto the mutex word they are ordinary mutex waiters.
  */
@@ -43,12 +56,14 @@
 
 #include "f2sync/futex2.h"
 #include "sync_impl.h"
+#include "store_unlock.h"
 #include "../internal/atomic.h"
 
-#define F2_MX_UNLOCKED 0u
-#define F2_MX_HELD     1u
-#define F2_MX_PARKED   2u
-#define F2_MX_STARVE   4u
+#define F2_MX_UNLOCKED  0u
+#define F2_MX_HELD      1u
+#define F2_MX_PARKED    2u
+#define F2_MX_STARVE    4u
+#define F2_MX_CONTENDED 8u
 
 /* futex bitset masks */
 #define F2_MX_WAIT_NORMAL   1u
@@ -107,18 +122,27 @@ f2_hidden int f2_mx_unlock_slow(void *w, unsigned size);
 f2_hidden int f2_mx_timedlock(void *w, unsigned size, const struct timespec *abs,
                               clockid_t clk);
 
-static f2_always_inline int f2_mx_lock(void *w, unsigned size)
+/* The uncontended acquire: 0 -> HELD, or CONTENDED -> CONTENDED|HELD on a
+ * word that has had waiters. */
+static f2_always_inline int f2_mx_take(void *w, unsigned size)
 {
 	unsigned v = F2_MX_UNLOCKED;
 	if (f2_likely(f2_mx_cas_acquire(w, size, &v, F2_MX_HELD)))
+		return 1;
+	return v == F2_MX_CONTENDED &&
+	       f2_mx_cas_acquire(w, size, &v, F2_MX_CONTENDED | F2_MX_HELD);
+}
+
+static f2_always_inline int f2_mx_lock(void *w, unsigned size)
+{
+	if (f2_likely(f2_mx_take(w, size)))
 		return 0;
 	return f2_mx_lock_slow(w, size, NULL, CLOCK_MONOTONIC, 0);
 }
 
 static f2_always_inline int f2_mx_trylock(void *w, unsigned size)
 {
-	unsigned v = F2_MX_UNLOCKED;
-	return f2_mx_cas_acquire(w, size, &v, F2_MX_HELD) ? 0 : EBUSY;
+	return f2_mx_take(w, size) ? 0 : EBUSY;
 }
 
 static f2_always_inline int f2_mx_unlock(void *w, unsigned size)
@@ -127,6 +151,9 @@ static f2_always_inline int f2_mx_unlock(void *w, unsigned size)
 		uint8_t e = F2_MX_HELD;
 		/* release: pairs with the acquire CAS of the next owner */
 		if (f2_likely(f2_cas_release((uint8_t *)w, &e, F2_MX_UNLOCKED)))
+			return 0;
+	} else if (f2_likely(f2_load_relaxed(&f2_su_ready))) {
+		if (f2_likely(f2_su_release((uint32_t *)w, F2_MX_HELD)))
 			return 0;
 	} else {
 		uint32_t e = F2_MX_HELD;
