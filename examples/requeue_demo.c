@@ -1,8 +1,8 @@
 /* requeue_demo: one f2_cond_broadcast to 64 waiters, with requeue on and off.
  *
- * With requeue on (the default), broadcast wakes one waiter and moves the other
- * 63 onto the mutex word, which it marks contended; each unlock then hands on
- * to exactly one of them. With requeue off (f2_tune_set(F2_TUNE_REQUEUE, 0))
+ * With requeue on (the default), broadcast wakes two waiters and moves the
+ * other 62 onto the mutex word; every waiter re-takes the mutex in its contended
+ * state, so each unlock then hands on to exactly one of them. With requeue off (f2_tune_set(F2_TUNE_REQUEUE, 0))
  * broadcast wakes all 64 at once and 63 of them run only to find the mutex
  * held and go back to sleep: the thundering herd. The demo prints, for each
  * mode, the median over several rounds of the context switches of the whole

@@ -1,4 +1,4 @@
-/* f2sync condition variables: a sequence counter; broadcast wakes one waiter
+/* f2sync condition variables: a sequence counter; broadcast wakes two waiters
  * and requeues the rest onto the mutex word. f2_cond64_t uses a 64-bit
  * sequence (no wrap-around). Return 0 or a positive errno. Fields are private. */
 #ifndef F2SYNC_COND_H

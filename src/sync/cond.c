@@ -12,17 +12,32 @@
  *   signal     if WAITERS: fetch_add(SEQ_ONE), wake one. The bit stays: other
  *              waiters may remain.
  *   broadcast  if WAITERS: CAS to (seq + SEQ_ONE) without WAITERS, then wake
- *              one waiter and requeue the others onto the mutex word.
+ *              two waiters and requeue the others onto the mutex word.
  * Why no signal is stolen (glibc bug 13165): a waiter that began after a
  * signal read the bumped word, and the signal's wake goes to the longest
  * parked waiter (kernel futex queues and the emulation's buckets are FIFO for
  * equal priorities), i.e. to one that was waiting before it; a waiter that
  * had not parked yet when the signal came finds the word changed and returns.
  * Requeue and the mutex: every waiter re-acquires the mutex in its contended
- * state (HELD|PARKED), so the waiter that broadcast wakes ends up owning it
+ * state (HELD|PARKED), so a waiter that broadcast wakes ends up owning it
  * with PARKED set and its unlock wakes one requeued waiter, which does the
  * same: each unlock hands on one waiter, and no requeued waiter is stranded
- * on a free mutex. Cond waiters park with the mutex's WAIT_NORMAL mask.
+ * on a free mutex. Broadcast wakes two, not one: each hand-on costs a wake-up
+ * latency (the woken thread must be scheduled), and with two chains one
+ * waiter is already on its way while the other owns the mutex, so that
+ * latency overlaps the owner's critical section instead of adding to it. A
+ * third would only find the mutex held and park again. Cond waiters park
+ * with the mutex's WAIT_NORMAL mask.
+ * Signal wakes; it never requeues its waiter onto the mutex ("wait
+ * morphing"). Morphing needs the mutex marked PARKED by someone whose unlock
+ * is still to come, and the mutex word does not say who holds it: a
+ * signaller that does not hold the mutex could mark it just before the
+ * holder's unlock and requeue after it, stranding the waiter on a free
+ * mutex, and could read a mutex that its last waiter has already freed.
+ * Measured where it is safe (the signaller holding the mutex, ping-pong),
+ * it is also slower on this hardware: the waiter's wake-up then starts only
+ * after the requeue and the unlock's wake instead of overlapping them
+ * (bench/notes/pingpong.md).
  * Wrap-around: a 32-bit word counts 2^31 signals. A waiter that read value v
  * and is preempted before parking for exactly k * 2^31 signals would sleep on
  * a word that reads v again and miss them. Every such signal is a futex wake
@@ -51,6 +66,11 @@
 
 #define CV_WAITERS 1u
 #define CV_SEQ_ONE 2u
+
+/* Waiters a requeueing broadcast wakes; the rest go onto the mutex word.
+ * Two keep one waiter on its way while the other owns the mutex (header
+ * comment); more would only find the mutex held and park again. */
+#define CV_BCAST_WAKE 2
 
 /* Where a condvar of either width records its waiters' mutex: the pointer,
  * and the mutex word's futex flags and node, written by each waiter while it
@@ -194,7 +214,8 @@ static int same_backend(unsigned cflags, unsigned mflags)
 	return a && b && !strcmp(a, b);
 }
 
-/* Wakes one waiter and moves the rest onto m's word; -1 if it cannot. */
+/* Wakes CV_BCAST_WAKE waiters and moves the rest onto m's word; -1 if it
+ * cannot. */
 static int requeue_all(void *s, unsigned size, unsigned flags, uint64_t seq,
                        const struct cv_ref *ref)
 {
@@ -220,15 +241,15 @@ static int requeue_all(void *s, unsigned size, unsigned flags, uint64_t seq,
 	ft[1].flags = mflags;
 	for (;;) {
 		ft[0].val = seq;
-		r = f2_futex_requeue_node(ft, 1, INT_MAX, mnode);
+		r = f2_futex_requeue_node(ft, CV_BCAST_WAKE, INT_MAX, mnode);
 		if (r != -EAGAIN)
 			break;
 		seq = seq_load(s, size); /* a newer signal or wait changed it */
 	}
 	if (r < 0)
 		return -1;
-	if (r > 1)
-		f2_add_relaxed(&f2_cv_requeued, (uint64_t)(r - 1)); /* statistics only */
+	if (r > CV_BCAST_WAKE) /* the kernel and the emulation wake before they move */
+		f2_add_relaxed(&f2_cv_requeued, (uint64_t)(r - CV_BCAST_WAKE)); /* statistics only */
 	return 0;
 }
 
