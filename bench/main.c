@@ -3,9 +3,12 @@
  * progress on stderr, CSV files into --csv DIR. Exits non-zero only on a
  * correctness failure, never on timing. */
 #include <gnu/libc-version.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/rseq.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -194,6 +197,27 @@ static void list_str(const struct f2b_list *l, char *buf, size_t n)
 		o += (size_t)snprintf(buf + o, n - o, "%s%d", i ? " " : "", l->v[i]);
 }
 
+/* Whether f2_mutex_t's store unlock can be on in this process: the
+ * conditions src/sync/store_unlock.c checks, seen from outside the library
+ * (which exports no switch for it), so that the report can say which unlock
+ * the uncontended f2_mutex_t row measured. */
+static const char *store_unlock_state(void)
+{
+	const char *env = getenv("F2SYNC_RSEQ");
+	long q = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+#if !defined(__x86_64__)
+	return "off (not x86-64)";
+#endif
+	if (env && strcmp(env, "0") == 0)
+		return "off (F2SYNC_RSEQ=0)";
+	if (q < 0 || !(q & MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ))
+		return "off (no membarrier rseq command)";
+	if (!__rseq_size)
+		return "off (libc did not register rseq)";
+	return "on";
+}
+
 /* meta.csv: the machine and the parameters of the run (harness.c calls it). */
 void f2b_meta(FILE *f)
 {
@@ -206,6 +230,7 @@ void f2b_meta(FILE *f)
 	cpu_model(cpu, sizeof cpu);
 	fprintf(f, "date,%s\ncpu,%s\ncores,%ld\nkernel,%s %s\nglibc,%s\n", date, cpu,
 	        sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release, gnu_get_libc_version());
+	fprintf(f, "store_unlock,%s\n", store_unlock_state());
 	fprintf(f, "nsync,%s\n", F2BENCH_HAVE_NSYNC ? "yes" : "no (libnsync-dev missing at build time)");
 	if (f2_futex_backend)
 		fprintf(f, "backend_u32,%s\nbackend_u8,%s\n",

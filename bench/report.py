@@ -154,7 +154,8 @@ def main():
     L.append("|---|---|")
     for k, label in [("cpu", "CPU"), ("cores", "online CPUs"), ("kernel", "kernel"), ("glibc", "glibc"),
                      ("nsync", "nsync"), ("backend_u32", "futex2 backend, 32-bit words"),
-                     ("backend_u8", "futex2 backend, 8-bit words"), ("unit_ns", "one work unit (ns)"),
+                     ("backend_u8", "futex2 backend, 8-bit words"),
+                     ("store_unlock", "store unlock (f2_mutex_t, docs/design/mutex.md)"), ("unit_ns", "one work unit (ns)"),
                      ("preset", "preset"), ("duration_ms", "timed run (ms)"), ("cs", "critical section (units)"),
                      ("ncs", "non-critical section (units)")]:
         if k in meta:
