@@ -5,8 +5,7 @@
  *   WRPHASE  bit 0   write phase; clear: read phase
  *   WGRANT   bit 1   write phase handed to "the next writer", not taken yet
  *   RPARKED  bit 2   readers may be parked on the word (futex mask READER)
- *   WAKING   bit 3   an unlock is between its releasing CAS and its last wake:
- *                    nobody may take the lock (see the end of this comment)
+ *            bit 3   unused, always 0
  *   W        11 bits writers: the one holding it (write phase) + the waiting
  *   R        17 bits read phase: readers holding the lock;
  *                    write phase: readers queued for the next read phase
@@ -39,14 +38,14 @@
  * most two write phases and a writer for one read phase plus the writers
  * queued before it (the kernel and the emulation wake waiters in FIFO order).
  *
- * Self-synchronised destruction: an unlock that must wake sets WAKING in its
- * releasing CAS, wakes, and clears WAKING with a release AND: its last touch.
- * While WAKING is set no lock call returns success (acquirers, and threads
- * the unlock made holders, spin and yield until it clears; the window is one
- * futex wake), so no thread can own, unlock and free the lock while the
- * futex layer still reads the pair. An unlock with nobody to wake is a single
- * CAS. Only one unlock can be waking at a time: the states it leaves (READ
- * with fresh holders, GRANTED, FREE) have no holder that could unlock.
+ * Self-synchronised destruction: once an unlock's releasing CAS is done,
+ * another thread may own, unlock and free the lock. So an unlock that must
+ * wake binds the futex word (routes it, reads its node: sync_impl.h) before
+ * that CAS, while it still holds the lock, and afterwards only hands the
+ * bound address to the futex layer, which reads nothing of the pair. An
+ * unlock with nobody to wake is a single CAS. Nothing waits for a wake to
+ * finish: acquirers and the threads an unlock made holders go on at once,
+ * and a late wake is at worst a spurious one (every waiter rechecks).
  */
 #include <errno.h>
 #include <sched.h>
@@ -89,23 +88,6 @@ static uint32_t rw_spin(const f2_rwlock_t *rw, uint32_t v)
 	return now;
 }
 
-/* Waits out an unlock's WAKING window (one futex wake: spin, then yield).
- * Returns the word, without WAKING. */
-static uint32_t rw_wait_waking(f2_rwlock_t *rw)
-{
-	uint32_t v;
-
-	for (unsigned i = 0;; i++) {
-		v = f2_load_acquire(&rw->state); /* pairs with the release AND in unlock */
-		if (!(v & RW_WAKING))
-			return v;
-		if (i < 64)
-			f2_cpu_relax();
-		else
-			sched_yield();
-	}
-}
-
 /* Sleeps while the word is v; 0 to retry, ETIMEDOUT at the deadline. When no
  * backend can park the word it yields instead: slower, never wrong. */
 static int rw_park(struct rw_call *c, uint32_t v, unsigned mask)
@@ -118,11 +100,6 @@ static int rw_park(struct rw_call *c, uint32_t v, unsigned mask)
 		return ETIMEDOUT;
 	sched_yield();
 	return 0;
-}
-
-static void rw_wake(void *word, unsigned mask, int nr, unsigned flags)
-{
-	f2_futex_wake(word, mask, nr, flags);
 }
 
 /* Sets RPARKED if missing. Returns the word to park on, or 0 if it changed. */
@@ -141,14 +118,12 @@ static uint32_t rw_mark_parked(f2_rwlock_t *rw, uint32_t v)
  * flipped and the lock is ours. */
 static int rd_dequeue(f2_rwlock_t *rw)
 {
-	uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
-
 	for (;;) {
-		if (!(v & RW_WRPHASE)) {
-			/* ours: acquire through the end of the flipping unlock's WAKING */
-			rw_wait_waking(rw);
+		/* acquire: pairs with the release CAS of the unlock that flipped
+		 * the phase, which made us a holder */
+		uint32_t v = f2_load_acquire(&rw->state);
+		if (!(v & RW_WRPHASE))
 			return 0;
-		}
 		if (f2_cas_relaxed(&rw->state, &v, v - RW_READER)) /* no data */
 			return ETIMEDOUT;
 	}
@@ -161,8 +136,6 @@ static int rd_wait_phase(struct rw_call *c)
 
 	for (;;) {
 		uint32_t v = f2_load_acquire(&rw->state); /* pairs with the release CAS in unlock */
-		if (v & RW_WAKING)
-			v = rw_wait_waking(rw);
 		if (!(v & RW_WRPHASE))
 			return 0;
 		if (rw_spin(rw, v) != v)
@@ -179,8 +152,6 @@ static int rd_lock(struct rw_call *c, int try)
 	uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
 
 	for (;;) {
-		if (v & RW_WAKING) /* a few microseconds; try variants wait it out too */
-			v = rw_wait_waking(rw);
 		if (!(v & RW_WRPHASE)) {
 			if (rw_writers(v) == 0 || ((rd_held || c->prefer_reader) && rw_readers(v) > 0)) {
 				if (rw_readers(v) == RW_READERS_MAX)
@@ -252,8 +223,8 @@ int f2_rwlock_rdlock_pref(f2_rwlock_t *rw, const struct timespec *abstime, clock
 /* Clears WGRANT if set: the write phase is ours. 1 on success. */
 static int wr_take_grant(f2_rwlock_t *rw, uint32_t *v)
 {
-	while ((*v & (RW_WGRANT | RW_WAKING)) == RW_WGRANT) {
-		/* acquire: pairs with the release AND/CAS in unlock that granted */
+	while (*v & RW_WGRANT) {
+		/* acquire: pairs with the release CAS in unlock that granted */
 		if (f2_cas_weak_acquire(&rw->state, v, *v & ~RW_WGRANT))
 			return 1;
 	}
@@ -266,21 +237,20 @@ static int wr_dequeue(struct rw_call *c)
 {
 	f2_rwlock_t *rw = c->rw;
 	uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
+	struct f2_bound b;
 
+	/* bound now: once our CAS lets the readers in, they may free the lock */
+	f2_bind_word(&b, rw, rw_flags(c));
 	for (;;) {
-		if (v & RW_WAKING)
-			v = rw_wait_waking(rw);
 		if (wr_take_grant(rw, &v))
 			return 0;
-		if (v & RW_WAKING)
-			continue;
 		uint32_t want = v - RW_WRITER;
 		int wake = !(v & RW_WRPHASE) && rw_writers(want) == 0 && (v & RW_RPARKED);
 		if (wake)
 			want &= ~RW_RPARKED;
 		if (f2_cas_relaxed(&rw->state, &v, want)) { /* no data */
 			if (wake)
-				rw_wake(&rw->state, RW_MASK_READER, INT32_MAX, rw_flags(c));
+				f2_wake_bound(&b, RW_MASK_READER, INT32_MAX);
 			return ETIMEDOUT;
 		}
 	}
@@ -293,11 +263,9 @@ static int wr_wait_grant(struct rw_call *c)
 
 	for (;;) {
 		uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
-		if (v & RW_WAKING)
-			v = rw_wait_waking(rw);
 		if (wr_take_grant(rw, &v))
 			return 0;
-		if (rw_spin(rw, v) != v || (v & RW_WAKING))
+		if (rw_spin(rw, v) != v)
 			continue;
 		if (rw_park(c, v, RW_MASK_WRITER))
 			return wr_dequeue(c);
@@ -333,8 +301,6 @@ static int wr_lock(struct rw_call *c, int try)
 	uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
 
 	for (;;) {
-		if (v & RW_WAKING) /* a few microseconds; try variants wait it out too */
-			v = rw_wait_waking(rw);
 		if (!(v & RW_WRPHASE) && rw_readers(v) == 0 && rw_writers(v) == 0) {
 			/* acquire: pairs with the release CAS of the previous unlock */
 			if (f2_cas_weak_acquire(&rw->state, &v, v | RW_WRPHASE | RW_WRITER))
@@ -402,23 +368,22 @@ static uint32_t rw_release(uint32_t v)
 
 int f2_rwlock_unlock(f2_rwlock_t *rw)
 {
-	unsigned flags = 0;
+	struct f2_bound b;
+	int bound = 0;
 	uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
 	uint32_t next;
 	int wake_readers, wake_writer;
 
 	for (;;) {
-		if (v & RW_WAKING) /* only after a misuse: no holder exists meanwhile */
-			v = rw_wait_waking(rw);
 		if ((v & RW_WRPHASE) ? (v & RW_WGRANT) != 0 : rw_readers(v) == 0)
 			return EPERM; /* held in neither mode */
 		next = rw_release(v);
 		wake_readers = (v & RW_RPARKED) && !(next & RW_RPARKED);
 		wake_writer = (next & RW_WGRANT) != 0;
-		if (wake_readers || wake_writer) {
-			next |= RW_WAKING;
-			if (!flags)
-				flags = f2_pair_flags(rw, F2_SIZE_U32);
+		if ((wake_readers || wake_writer) && !bound) {
+			/* bound while we hold the lock (top of this file) */
+			f2_bind_word(&b, rw, f2_pair_flags(rw, F2_SIZE_U32));
+			bound = 1;
 		}
 		/* release: pairs with the acquire CAS of the next holder */
 		if (f2_cas_weak_release(&rw->state, &v, next))
@@ -426,14 +391,11 @@ int f2_rwlock_unlock(f2_rwlock_t *rw)
 	}
 	if (!(v & RW_WRPHASE) && rd_held)
 		rd_held--;
-	if (!(next & RW_WAKING))
-		return 0; /* another thread may own and free the lock from here on */
+	/* Self-synchronised destruction: another thread may own and free the
+	 * lock from here on; only the bound wakes below, which read nothing. */
 	if (wake_readers)
-		rw_wake(&rw->state, RW_MASK_READER, INT32_MAX, flags);
+		f2_wake_bound(&b, RW_MASK_READER, INT32_MAX);
 	if (wake_writer)
-		rw_wake(&rw->state, RW_MASK_WRITER, 1, flags);
-	/* release: pairs with the acquire in rw_wait_waking(); our last touch of
-	 * the lock, which another thread may free from here on */
-	f2_and_release(&rw->state, ~(uint32_t)RW_WAKING);
+		f2_wake_bound(&b, RW_MASK_WRITER, 1);
 	return 0;
 }
