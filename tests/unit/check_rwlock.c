@@ -528,7 +528,7 @@ END_TEST
 
 /* ---- destruction right after unlock ---------------------------------------- */
 
-static void *free_after(void *p)
+static void *free_after_write(void *p)
 {
 	f2_rwlock_t *rw = p;
 	CK(f2_rwlock_wrlock(rw));
@@ -537,20 +537,119 @@ static void *free_after(void *p)
 	return NULL;
 }
 
+static void *free_after_read(void *p)
+{
+	f2_rwlock_t *rw = p;
+	CK(f2_rwlock_rdlock(rw));
+	CK(f2_rwlock_unlock(rw));
+	free(rw);
+	return NULL;
+}
+
 /* The waiter takes the lock the moment the holder's unlock releases it and
- * frees it at once, while the holder may still be inside unlock (ASan). */
+ * frees it at once, while the holder may still be inside unlock (ASan,
+ * TSan). The holder unlocks only once the waiter sleeps, so that its unlock
+ * wakes after its release: writer to writer (a grant), reader to writer
+ * (the last reader's grant) and writer to reader (the phase flip). */
 START_TEST(test_free_right_after_unlock)
 {
 	for (int i = 0; i < 300; i++) {
 		f2_rwlock_t *rw = malloc(sizeof *rw);
 		*rw = (f2_rwlock_t)F2_RWLOCK_INITIALIZER;
-		int reader = i & 1;
-		CK(reader ? f2_rwlock_rdlock(rw) : f2_rwlock_wrlock(rw));
-		pthread_t t = spawn(free_after, rw);
-		await_counts(rw, reader, 1 + !reader);
+		int holder_reads = i % 3 == 1, waiter_reads = i % 3 == 2;
+		CK(holder_reads ? f2_rwlock_rdlock(rw) : f2_rwlock_wrlock(rw));
+		pthread_t t = spawn(waiter_reads ? free_after_read : free_after_write, rw);
+		await_counts(rw, holder_reads + waiter_reads, 1 + !holder_reads - waiter_reads);
+		while (!(word(rw) & (waiter_reads ? RW_RPARKED : RW_WPARKED)))
+			sched_yield();
 		CK(f2_rwlock_unlock(rw)); /* rw may be gone after this */
 		join(t);
 	}
+}
+END_TEST
+
+/* Writers park and time out among other parked writers (each grant wakes
+ * one of them, and a writer that slept passes WPARKED on), while readers
+ * hold the lock long enough to make them sleep: 32 writers, half of them
+ * timed with deadlines of up to 2 ms, and 4 readers, on 2 CPUs. No lost
+ * wakeup (the blocking writers all finish), no lost update, and the word
+ * keeps no writer bit once everybody left. */
+struct wpark {
+	f2_rwlock_t rw;
+	long count, successes, timeouts;
+	int bad;
+	int readers_stop;
+};
+
+struct wpark_arg {
+	struct wpark *w;
+	unsigned id;
+};
+
+static void *wpark_writer(void *p)
+{
+	struct wpark_arg *a = p;
+	struct wpark *w = a->w;
+	unsigned seed = a->id * 2654435761u + 1;
+
+	for (int i = 0; i < 200; i++) {
+		int r;
+		if (a->id & 1) {
+			struct timespec d = deadline(CLOCK_MONOTONIC, rand_r(&seed) % 2000000);
+			r = f2_rwlock_timedwrlock(&w->rw, &d, CLOCK_MONOTONIC);
+			if (r == ETIMEDOUT) {
+				__atomic_add_fetch(&w->timeouts, 1, __ATOMIC_RELAXED);
+				continue;
+			}
+			CK(r);
+		} else {
+			CK(f2_rwlock_wrlock(&w->rw));
+		}
+		w->count++;
+		__atomic_add_fetch(&w->successes, 1, __ATOMIC_RELAXED);
+		CK(f2_rwlock_unlock(&w->rw));
+	}
+	return NULL;
+}
+
+static void *wpark_reader(void *p)
+{
+	struct wpark *w = p;
+	struct timespec nap = { 0, 200000 };
+
+	while (!__atomic_load_n(&w->readers_stop, __ATOMIC_RELAXED)) {
+		CK(f2_rwlock_rdlock(&w->rw));
+		long c = w->count;
+		nanosleep(&nap, NULL); /* long enough for the writers to park */
+		if (w->count != c)
+			__atomic_store_n(&w->bad, 1, __ATOMIC_RELAXED);
+		CK(f2_rwlock_unlock(&w->rw));
+	}
+	return NULL;
+}
+
+START_TEST(test_parked_writers_time_out)
+{
+	static struct wpark w;
+	static struct wpark_arg a[32];
+	pthread_t tw[32], tr[4];
+
+	memset(&w, 0, sizeof w);
+	for (int i = 0; i < 4; i++)
+		tr[i] = spawn(wpark_reader, &w);
+	for (unsigned i = 0; i < 32; i++) {
+		a[i] = (struct wpark_arg){ &w, i };
+		tw[i] = spawn(wpark_writer, &a[i]);
+	}
+	for (int i = 0; i < 32; i++)
+		join(tw[i]);
+	__atomic_store_n(&w.readers_stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 4; i++)
+		join(tr[i]);
+	ck_assert_int_eq(w.bad, 0);
+	ck_assert_int_eq(w.count, w.successes);
+	ck_assert_int_eq(w.successes + w.timeouts, 32 * 200);
+	ck_assert_uint_eq(word(&w.rw) & ~(uint32_t)RW_RPARKED, 0);
 }
 END_TEST
 
@@ -575,6 +674,7 @@ Suite *rwlock_suite(void)
 	tcase_add_loop_test(tc, test_readers_not_starved, 0, 2);
 	tcase_add_test(tc, test_more_threads_than_cores);
 	tcase_add_test(tc, test_free_right_after_unlock);
+	tcase_add_test(tc, test_parked_writers_time_out);
 	suite_add_tcase(s, tc);
 	return s;
 }
