@@ -5,8 +5,7 @@
  *   WRPHASE  bit 0   write phase; clear: read phase
  *   WGRANT   bit 1   write phase handed to "the next writer", not taken yet
  *   RPARKED  bit 2   readers may be parked on the word (futex mask READER)
- *   WAKING   bit 3   an unlock is between its releasing CAS and its last wake:
- *                    nobody may take the lock (see the end of this comment)
+ *   WPARKED  bit 3   writers may be parked on the word (futex mask WRITER)
  *   W        11 bits writers: the one holding it (write phase) + the waiting
  *   R        17 bits read phase: readers holding the lock;
  *                    write phase: readers queued for the next read phase
@@ -22,9 +21,9 @@
  *   rdlock   READ/FREE with W == 0 -> R + 1. READ with W > 0 -> set RPARKED,
  *            park unregistered (a reader already holding a read lock enters
  *            instead, R + 1, so recursive read locks never deadlock).
- *            WRITE/GRANTED -> R + 1 (queued) and park until the phase flips;
+ *            WRITE/GRANTED -> R + 1 (queued) and wait until the phase flips;
  *            the flip itself makes it a holder. R == R_MAX -> EAGAIN.
- *   wrlock   FREE -> WRITE with W = 1. Else W + 1 and park until WGRANT is
+ *   wrlock   FREE -> WRITE with W = 1. Else W + 1 and wait until WGRANT is
  *            set, then clear WGRANT (GRANTED -> WRITE). W == W_MAX: poll.
  *   unlock   READ: R - 1; the last reader with W > 0 makes it GRANTED.
  *            WRITE: W - 1; then queued readers (R > 0) -> READ (they all hold
@@ -33,20 +32,29 @@
  *   timeout  a queued reader or a waiting writer takes back its count unless
  *            the lock became its own meanwhile (then it returns 0). The last
  *            writer leaving a READ phase frees the readers parked behind it.
- * Every change that ends a phase or lets parked readers in clears RPARKED and
- * wakes all readers; each GRANTED wakes one writer. Parked unregistered readers
- * woken at READ -> GRANTED queue in that write phase, so a reader waits for at
- * most two write phases and a writer for one read phase plus the writers
- * queued before it (the kernel and the emulation wake waiters in FIFO order).
+ * Parked unregistered readers are woken at READ -> GRANTED and queue in that
+ * write phase, so a reader waits for at most two write phases and a writer
+ * for one read phase plus the writers queued before it (the kernel and the
+ * emulation wake waiters in FIFO order).
  *
- * Self-synchronised destruction: an unlock that must wake sets WAKING in its
- * releasing CAS, wakes, and clears WAKING with a release AND: its last touch.
- * While WAKING is set no lock call returns success (acquirers, and threads
- * the unlock made holders, spin and yield until it clears; the window is one
- * futex wake), so no thread can own, unlock and free the lock while the
- * futex layer still reads the pair. An unlock with nobody to wake is a single
- * CAS. Only one unlock can be waking at a time: the states it leaves (READ
- * with fresh holders, GRANTED, FREE) have no holder that could unlock.
+ * Waking only sleepers: a waiter spins a bounded while first (the phase it
+ * waits for is often shorter than a sleep and a wake), and sets RPARKED or
+ * WPARKED only right before it parks. Every change that ends a phase or lets
+ * parked readers in clears RPARKED and, if it was set, wakes all readers. A
+ * GRANTED made while WPARKED is set clears it and wakes one writer; as that
+ * one wake may reach a writer while others still sleep, a writer that has
+ * slept sets WPARKED again whenever it leaves the waiting writers (taking the
+ * grant, or timing out) with other writers counted: at worst one needless
+ * wake. WPARKED is cleared whenever W becomes 0 (parked writers are counted).
+ *
+ * Self-synchronised destruction: once an unlock's releasing CAS is done,
+ * another thread may own, unlock and free the lock. So an unlock that must
+ * wake binds the futex word (routes it, reads its node: sync_impl.h) before
+ * that CAS, while it still holds the lock, and afterwards only hands the
+ * bound address to the futex layer, which reads nothing of the pair. An
+ * unlock with nobody to wake is a single CAS. Nothing waits for a wake to
+ * finish: acquirers and the threads an unlock made holders go on at once,
+ * and a late wake is at worst a spurious one (every waiter rechecks).
  */
 #include <errno.h>
 #include <sched.h>
@@ -89,23 +97,6 @@ static uint32_t rw_spin(const f2_rwlock_t *rw, uint32_t v)
 	return now;
 }
 
-/* Waits out an unlock's WAKING window (one futex wake: spin, then yield).
- * Returns the word, without WAKING. */
-static uint32_t rw_wait_waking(f2_rwlock_t *rw)
-{
-	uint32_t v;
-
-	for (unsigned i = 0;; i++) {
-		v = f2_load_acquire(&rw->state); /* pairs with the release AND in unlock */
-		if (!(v & RW_WAKING))
-			return v;
-		if (i < 64)
-			f2_cpu_relax();
-		else
-			sched_yield();
-	}
-}
-
 /* Sleeps while the word is v; 0 to retry, ETIMEDOUT at the deadline. When no
  * backend can park the word it yields instead: slower, never wrong. */
 static int rw_park(struct rw_call *c, uint32_t v, unsigned mask)
@@ -120,18 +111,14 @@ static int rw_park(struct rw_call *c, uint32_t v, unsigned mask)
 	return 0;
 }
 
-static void rw_wake(void *word, unsigned mask, int nr, unsigned flags)
+/* Sets bit (RPARKED or WPARKED) if missing, right before parking. Returns
+ * the word to park on, or 0 if it changed. */
+static uint32_t rw_mark_parked(f2_rwlock_t *rw, uint32_t v, uint32_t bit)
 {
-	f2_futex_wake(word, mask, nr, flags);
-}
-
-/* Sets RPARKED if missing. Returns the word to park on, or 0 if it changed. */
-static uint32_t rw_mark_parked(f2_rwlock_t *rw, uint32_t v)
-{
-	if (v & RW_RPARKED)
+	if (v & bit)
 		return v;
-	if (f2_cas_relaxed(&rw->state, &v, v | RW_RPARKED)) /* no data: a flag for unlock */
-		return v | RW_RPARKED;
+	if (f2_cas_relaxed(&rw->state, &v, v | bit)) /* no data: a flag for unlock */
+		return v | bit;
 	return 0;
 }
 
@@ -141,14 +128,12 @@ static uint32_t rw_mark_parked(f2_rwlock_t *rw, uint32_t v)
  * flipped and the lock is ours. */
 static int rd_dequeue(f2_rwlock_t *rw)
 {
-	uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
-
 	for (;;) {
-		if (!(v & RW_WRPHASE)) {
-			/* ours: acquire through the end of the flipping unlock's WAKING */
-			rw_wait_waking(rw);
+		/* acquire: pairs with the release CAS of the unlock that flipped
+		 * the phase, which made us a holder */
+		uint32_t v = f2_load_acquire(&rw->state);
+		if (!(v & RW_WRPHASE))
 			return 0;
-		}
 		if (f2_cas_relaxed(&rw->state, &v, v - RW_READER)) /* no data */
 			return ETIMEDOUT;
 	}
@@ -161,13 +146,11 @@ static int rd_wait_phase(struct rw_call *c)
 
 	for (;;) {
 		uint32_t v = f2_load_acquire(&rw->state); /* pairs with the release CAS in unlock */
-		if (v & RW_WAKING)
-			v = rw_wait_waking(rw);
 		if (!(v & RW_WRPHASE))
 			return 0;
 		if (rw_spin(rw, v) != v)
 			continue;
-		v = rw_mark_parked(rw, v);
+		v = rw_mark_parked(rw, v, RW_RPARKED);
 		if (v && rw_park(c, v, RW_MASK_READER))
 			return rd_dequeue(rw);
 	}
@@ -179,8 +162,6 @@ static int rd_lock(struct rw_call *c, int try)
 	uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
 
 	for (;;) {
-		if (v & RW_WAKING) /* a few microseconds; try variants wait it out too */
-			v = rw_wait_waking(rw);
 		if (!(v & RW_WRPHASE)) {
 			if (rw_writers(v) == 0 || ((rd_held || c->prefer_reader) && rw_readers(v) > 0)) {
 				if (rw_readers(v) == RW_READERS_MAX)
@@ -194,7 +175,7 @@ static int rd_lock(struct rw_call *c, int try)
 				return EBUSY;
 			/* writers queued ahead: wait, unregistered, for the phase to move */
 			uint32_t now = rw_spin(rw, v);
-			if (now == v && (now = rw_mark_parked(rw, v)) != 0 &&
+			if (now == v && (now = rw_mark_parked(rw, v, RW_RPARKED)) != 0 &&
 			    rw_park(c, now, RW_MASK_READER))
 				return ETIMEDOUT;
 			v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
@@ -205,7 +186,7 @@ static int rd_lock(struct rw_call *c, int try)
 		if (rw_readers(v) == RW_READERS_MAX)
 			return EAGAIN;
 		/* queue for the next read phase; rd_wait_phase acquires */
-		if (f2_cas_relaxed(&rw->state, &v, (v + RW_READER) | RW_RPARKED))
+		if (f2_cas_relaxed(&rw->state, &v, v + RW_READER))
 			return rd_wait_phase(c);
 	}
 }
@@ -249,12 +230,23 @@ int f2_rwlock_rdlock_pref(f2_rwlock_t *rw, const struct timespec *abstime, clock
 
 /* ---- writers ------------------------------------------------------------ */
 
-/* Clears WGRANT if set: the write phase is ours. 1 on success. */
-static int wr_take_grant(f2_rwlock_t *rw, uint32_t *v)
+/* A writer that has slept may have taken the one wake of an unlock that
+ * cleared WPARKED while other writers slept too. So when it leaves the
+ * waiting writers (taking the grant or timing out) it sets WPARKED again if
+ * any other writer is counted: at worst one needless wake later. */
+static uint32_t wr_repark(uint32_t want, int parked, uint32_t others)
 {
-	while ((*v & (RW_WGRANT | RW_WAKING)) == RW_WGRANT) {
-		/* acquire: pairs with the release AND/CAS in unlock that granted */
-		if (f2_cas_weak_acquire(&rw->state, v, *v & ~RW_WGRANT))
+	return parked && others ? want | RW_WPARKED : want;
+}
+
+/* Clears WGRANT if set: the write phase is ours. 1 on success. parked: we
+ * have slept (see wr_repark). */
+static int wr_take_grant(f2_rwlock_t *rw, uint32_t *v, int parked)
+{
+	while (*v & RW_WGRANT) {
+		uint32_t want = wr_repark(*v & ~RW_WGRANT, parked, rw_writers(*v) - 1);
+		/* acquire: pairs with the release CAS in unlock that granted */
+		if (f2_cas_weak_acquire(&rw->state, v, want))
 			return 1;
 	}
 	return 0;
@@ -262,25 +254,27 @@ static int wr_take_grant(f2_rwlock_t *rw, uint32_t *v)
 
 /* A waiting writer's deadline passed: leave, unless a grant is there to take.
  * Leaving a read phase as its last writer lets the readers behind it in. */
-static int wr_dequeue(struct rw_call *c)
+static int wr_dequeue(struct rw_call *c, int parked)
 {
 	f2_rwlock_t *rw = c->rw;
 	uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
+	struct f2_bound b;
 
+	/* bound now: once our CAS lets the readers in, they may free the lock */
+	f2_bind_word(&b, rw, rw_flags(c));
 	for (;;) {
-		if (v & RW_WAKING)
-			v = rw_wait_waking(rw);
-		if (wr_take_grant(rw, &v))
+		if (wr_take_grant(rw, &v, parked))
 			return 0;
-		if (v & RW_WAKING)
-			continue;
 		uint32_t want = v - RW_WRITER;
 		int wake = !(v & RW_WRPHASE) && rw_writers(want) == 0 && (v & RW_RPARKED);
 		if (wake)
 			want &= ~RW_RPARKED;
+		if (rw_writers(want) == 0)
+			want &= ~RW_WPARKED; /* nobody counted, so nobody parked */
+		want = wr_repark(want, parked, rw_writers(want));
 		if (f2_cas_relaxed(&rw->state, &v, want)) { /* no data */
 			if (wake)
-				rw_wake(&rw->state, RW_MASK_READER, INT32_MAX, rw_flags(c));
+				f2_wake_bound(&b, RW_MASK_READER, INT32_MAX);
 			return ETIMEDOUT;
 		}
 	}
@@ -290,17 +284,20 @@ static int wr_dequeue(struct rw_call *c)
 static int wr_wait_grant(struct rw_call *c)
 {
 	f2_rwlock_t *rw = c->rw;
+	int parked = 0;
 
 	for (;;) {
 		uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
-		if (v & RW_WAKING)
-			v = rw_wait_waking(rw);
-		if (wr_take_grant(rw, &v))
+		if (wr_take_grant(rw, &v, parked))
 			return 0;
-		if (rw_spin(rw, v) != v || (v & RW_WAKING))
+		if (rw_spin(rw, v) != v)
 			continue;
+		v = rw_mark_parked(rw, v, RW_WPARKED);
+		if (!v)
+			continue;
+		parked = 1;
 		if (rw_park(c, v, RW_MASK_WRITER))
-			return wr_dequeue(c);
+			return wr_dequeue(c, parked);
 	}
 }
 
@@ -333,8 +330,6 @@ static int wr_lock(struct rw_call *c, int try)
 	uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
 
 	for (;;) {
-		if (v & RW_WAKING) /* a few microseconds; try variants wait it out too */
-			v = rw_wait_waking(rw);
 		if (!(v & RW_WRPHASE) && rw_readers(v) == 0 && rw_writers(v) == 0) {
 			/* acquire: pairs with the release CAS of the previous unlock */
 			if (f2_cas_weak_acquire(&rw->state, &v, v | RW_WRPHASE | RW_WRITER))
@@ -391,34 +386,35 @@ static uint32_t rw_release(uint32_t v)
 	if (!(v & RW_WRPHASE)) {
 		next = v - RW_READER;
 		if (rw_readers(next) == 0 && rw_writers(next) > 0)
-			next = (next | RW_WRPHASE | RW_WGRANT) & ~RW_RPARKED;
+			next = (next | RW_WRPHASE | RW_WGRANT) & ~(RW_RPARKED | RW_WPARKED);
 		return next;
 	}
 	next = v - RW_WRITER;
 	if (rw_readers(next) == 0 && rw_writers(next) > 0)
-		return next | RW_WGRANT;
+		return (next | RW_WGRANT) & ~RW_WPARKED;
+	if (rw_writers(next) == 0)
+		next &= ~RW_WPARKED; /* nobody counted, so nobody parked */
 	return next & ~(RW_WRPHASE | RW_RPARKED);
 }
 
 int f2_rwlock_unlock(f2_rwlock_t *rw)
 {
-	unsigned flags = 0;
+	struct f2_bound b;
+	int bound = 0;
 	uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
 	uint32_t next;
 	int wake_readers, wake_writer;
 
 	for (;;) {
-		if (v & RW_WAKING) /* only after a misuse: no holder exists meanwhile */
-			v = rw_wait_waking(rw);
 		if ((v & RW_WRPHASE) ? (v & RW_WGRANT) != 0 : rw_readers(v) == 0)
 			return EPERM; /* held in neither mode */
 		next = rw_release(v);
 		wake_readers = (v & RW_RPARKED) && !(next & RW_RPARKED);
-		wake_writer = (next & RW_WGRANT) != 0;
-		if (wake_readers || wake_writer) {
-			next |= RW_WAKING;
-			if (!flags)
-				flags = f2_pair_flags(rw, F2_SIZE_U32);
+		wake_writer = (next & RW_WGRANT) && (v & RW_WPARKED);
+		if ((wake_readers || wake_writer) && !bound) {
+			/* bound while we hold the lock (top of this file) */
+			f2_bind_word(&b, rw, f2_pair_flags(rw, F2_SIZE_U32));
+			bound = 1;
 		}
 		/* release: pairs with the acquire CAS of the next holder */
 		if (f2_cas_weak_release(&rw->state, &v, next))
@@ -426,14 +422,11 @@ int f2_rwlock_unlock(f2_rwlock_t *rw)
 	}
 	if (!(v & RW_WRPHASE) && rd_held)
 		rd_held--;
-	if (!(next & RW_WAKING))
-		return 0; /* another thread may own and free the lock from here on */
+	/* Self-synchronised destruction: another thread may own and free the
+	 * lock from here on; only the bound wakes below, which read nothing. */
 	if (wake_readers)
-		rw_wake(&rw->state, RW_MASK_READER, INT32_MAX, flags);
+		f2_wake_bound(&b, RW_MASK_READER, INT32_MAX);
 	if (wake_writer)
-		rw_wake(&rw->state, RW_MASK_WRITER, 1, flags);
-	/* release: pairs with the acquire in rw_wait_waking(); our last touch of
-	 * the lock, which another thread may free from here on */
-	f2_and_release(&rw->state, ~(uint32_t)RW_WAKING);
+		f2_wake_bound(&b, RW_MASK_WRITER, 1);
 	return 0;
 }

@@ -19,7 +19,7 @@ enum {
 	RW_WRPHASE = 1u << 0,  /* write phase (else read phase) */
 	RW_WGRANT  = 1u << 1,  /* write phase granted, no writer has taken it yet */
 	RW_RPARKED = 1u << 2,  /* readers may be parked on the word */
-	RW_WAKING  = 1u << 3,  /* an unlock is still waking: nobody may take the lock */
+	RW_WPARKED = 1u << 3,  /* writers may be parked on the word */
 };
 #define RW_WRITER_SHIFT 4u
 #define RW_READER_SHIFT (RW_WRITER_SHIFT + F2_RW_WRITER_BITS)

@@ -323,14 +323,30 @@ END_TEST
 
 /* ---- starvation, counted -------------------------------------------------- */
 
+/* What is counted is what the lock decides, not what the scheduler does: a
+ * "passing" entry is one made while the word shows the other side waiting.
+ * A reader counts one when a writer is counted in the word while it holds the
+ * lock; a writer counts one when readers are queued while it holds it. With
+ * writer preference and phase alternation each waiting thread can be passed
+ * only by what was already inside or granted when it queued, whatever the
+ * time slices: a thread that the scheduler keeps off the CPU outside the lock
+ * (after its unlock, say) is not waiting, and readers may run meanwhile. */
 struct mix {
 	f2_rwlock_t rw;
 	long a, b;            /* writers keep a == b */
 	long reads, writes;   /* progress counters */
+	long passing;         /* entries while the other side waited */
 	int stop;
-	long cap;             /* the other side's give-up count */
+	long cap;             /* passing entries that end the test (a mutant) */
 	int bad;
 };
+
+/* Counts a passing entry; at the cap, stops the relay. */
+static void passed(struct mix *m)
+{
+	if (__atomic_add_fetch(&m->passing, 1, __ATOMIC_RELAXED) >= m->cap)
+		__atomic_store_n(&m->stop, 1, __ATOMIC_RELAXED);
+}
 
 static void *mix_reader(void *p)
 {
@@ -339,14 +355,14 @@ static void *mix_reader(void *p)
 		CK(f2_rwlock_rdlock(&m->rw));
 		if (m->a != m->b)
 			__atomic_store_n(&m->bad, 1, __ATOMIC_RELAXED);
-		long n = __atomic_add_fetch(&m->reads, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&m->reads, 1, __ATOMIC_RELAXED);
+		if (rw_writers(word(&m->rw)) > 0)
+			passed(m); /* or the writer queued while we were inside */
 		/* relay: hold on (a bounded while) until another reader is in, so
 		 * the read side never drains by itself */
 		for (int i = 0; i < 200 && rw_readers(word(&m->rw)) < 2; i++)
 			sched_yield();
 		CK(f2_rwlock_unlock(&m->rw));
-		if (n >= m->cap)
-			__atomic_store_n(&m->stop, 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
@@ -358,29 +374,35 @@ static void *mix_writer(void *p)
 		CK(f2_rwlock_wrlock(&m->rw));
 		m->a++;
 		m->b++;
-		long n = __atomic_add_fetch(&m->writes, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&m->writes, 1, __ATOMIC_RELAXED);
+		if (rw_readers(word(&m->rw)) > 0)
+			passed(m); /* or the reader queued while we were inside */
 		/* relay: hold on (a bounded while) until another writer queues, so
 		 * every unlock has a writer to hand to */
 		for (int i = 0; i < 200 && rw_writers(word(&m->rw)) < 2; i++)
 			sched_yield();
 		CK(f2_rwlock_unlock(&m->rw));
-		if (n >= m->cap)
-			__atomic_store_n(&m->stop, 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
 
-/* 8 threads read in relay (each holds on until another reader is in, so
- * without writer preference the read side would never drain); one writer
- * must still get 200 write locks before they have done a million reads. */
+/* _i readers (8, or 32 on 2 CPUs) read in relay: each holds on until another
+ * reader is in, so without writer preference the read side never drains. One
+ * writer must still get 200 write locks, and while it is counted at most the
+ * readers already inside can enter: each reader thread holds one lock at a
+ * time and cannot come back while the writer waits, so a writer wait is
+ * passed at most once per reader (those inside when it queued, or let in by
+ * the writer's own previous unlock). */
 START_TEST(test_writer_not_starved)
 {
+	static const int nreaders[] = { 8, 32 };
 	static struct mix m;
-	pthread_t t[8];
+	int n = nreaders[_i];
+	pthread_t t[32];
 
 	memset(&m, 0, sizeof m);
 	m.cap = 1000000;
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < n; i++)
 		t[i] = spawn(mix_reader, &m);
 	while (__atomic_load_n(&m.reads, __ATOMIC_RELAXED) < 1000)
 		sched_yield();
@@ -392,28 +414,31 @@ START_TEST(test_writer_not_starved)
 		writes++;
 		CK(f2_rwlock_unlock(&m.rw));
 	}
-	long reads = __atomic_load_n(&m.reads, __ATOMIC_RELAXED);
 	__atomic_store_n(&m.stop, 1, __ATOMIC_RELAXED);
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < n; i++)
 		join(t[i]);
 	ck_assert_int_eq(writes, 200);
-	ck_assert_int_lt(reads, m.cap);
+	ck_assert_int_le(m.passing, (long)n * (writes + 1));
 	ck_assert_int_eq(m.bad, 0);
 	ck_assert_int_eq(m.a, 200);
 }
 END_TEST
 
-/* 4 writers in relay (each holds on until another writer queues, so every
- * unlock could hand to a writer); a reader must still get 2000 read locks
- * before they have done 200000 writes. */
+/* _i writers (4, or 16 on 2 CPUs) write in relay: each holds on until
+ * another writer queues, so every unlock could hand to a writer. A reader
+ * must still get 2000 read locks, and once it is queued only the write phase
+ * under way (a holder, or a grant made before it queued) may pass it: the
+ * next unlock lets it in (phase alternation). */
 START_TEST(test_readers_not_starved)
 {
+	static const int nwriters[] = { 4, 16 };
 	static struct mix m;
-	pthread_t t[4];
+	int n = nwriters[_i];
+	pthread_t t[16];
 
 	memset(&m, 0, sizeof m);
-	m.cap = 200000;
-	for (int i = 0; i < 4; i++)
+	m.cap = 1000000;
+	for (int i = 0; i < n; i++)
 		t[i] = spawn(mix_writer, &m);
 	while (__atomic_load_n(&m.writes, __ATOMIC_RELAXED) < 100)
 		sched_yield();
@@ -425,12 +450,11 @@ START_TEST(test_readers_not_starved)
 		reads++;
 		CK(f2_rwlock_unlock(&m.rw));
 	}
-	long writes = __atomic_load_n(&m.writes, __ATOMIC_RELAXED);
 	__atomic_store_n(&m.stop, 1, __ATOMIC_RELAXED);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < n; i++)
 		join(t[i]);
 	ck_assert_int_eq(reads, 2000);
-	ck_assert_int_lt(writes, m.cap);
+	ck_assert_int_le(m.passing, reads + 1);
 	ck_assert_int_eq(m.bad, 0);
 	ck_assert_int_eq(m.a, m.writes);
 }
@@ -504,7 +528,7 @@ END_TEST
 
 /* ---- destruction right after unlock ---------------------------------------- */
 
-static void *free_after(void *p)
+static void *free_after_write(void *p)
 {
 	f2_rwlock_t *rw = p;
 	CK(f2_rwlock_wrlock(rw));
@@ -513,20 +537,119 @@ static void *free_after(void *p)
 	return NULL;
 }
 
+static void *free_after_read(void *p)
+{
+	f2_rwlock_t *rw = p;
+	CK(f2_rwlock_rdlock(rw));
+	CK(f2_rwlock_unlock(rw));
+	free(rw);
+	return NULL;
+}
+
 /* The waiter takes the lock the moment the holder's unlock releases it and
- * frees it at once, while the holder may still be inside unlock (ASan). */
+ * frees it at once, while the holder may still be inside unlock (ASan,
+ * TSan). The holder unlocks only once the waiter sleeps, so that its unlock
+ * wakes after its release: writer to writer (a grant), reader to writer
+ * (the last reader's grant) and writer to reader (the phase flip). */
 START_TEST(test_free_right_after_unlock)
 {
 	for (int i = 0; i < 300; i++) {
 		f2_rwlock_t *rw = malloc(sizeof *rw);
 		*rw = (f2_rwlock_t)F2_RWLOCK_INITIALIZER;
-		int reader = i & 1;
-		CK(reader ? f2_rwlock_rdlock(rw) : f2_rwlock_wrlock(rw));
-		pthread_t t = spawn(free_after, rw);
-		await_counts(rw, reader, 1 + !reader);
+		int holder_reads = i % 3 == 1, waiter_reads = i % 3 == 2;
+		CK(holder_reads ? f2_rwlock_rdlock(rw) : f2_rwlock_wrlock(rw));
+		pthread_t t = spawn(waiter_reads ? free_after_read : free_after_write, rw);
+		await_counts(rw, holder_reads + waiter_reads, 1 + !holder_reads - waiter_reads);
+		while (!(word(rw) & (waiter_reads ? RW_RPARKED : RW_WPARKED)))
+			sched_yield();
 		CK(f2_rwlock_unlock(rw)); /* rw may be gone after this */
 		join(t);
 	}
+}
+END_TEST
+
+/* Writers park and time out among other parked writers (each grant wakes
+ * one of them, and a writer that slept passes WPARKED on), while readers
+ * hold the lock long enough to make them sleep: 32 writers, half of them
+ * timed with deadlines of up to 2 ms, and 4 readers, on 2 CPUs. No lost
+ * wakeup (the blocking writers all finish), no lost update, and the word
+ * keeps no writer bit once everybody left. */
+struct wpark {
+	f2_rwlock_t rw;
+	long count, successes, timeouts;
+	int bad;
+	int readers_stop;
+};
+
+struct wpark_arg {
+	struct wpark *w;
+	unsigned id;
+};
+
+static void *wpark_writer(void *p)
+{
+	struct wpark_arg *a = p;
+	struct wpark *w = a->w;
+	unsigned seed = a->id * 2654435761u + 1;
+
+	for (int i = 0; i < 200; i++) {
+		int r;
+		if (a->id & 1) {
+			struct timespec d = deadline(CLOCK_MONOTONIC, rand_r(&seed) % 2000000);
+			r = f2_rwlock_timedwrlock(&w->rw, &d, CLOCK_MONOTONIC);
+			if (r == ETIMEDOUT) {
+				__atomic_add_fetch(&w->timeouts, 1, __ATOMIC_RELAXED);
+				continue;
+			}
+			CK(r);
+		} else {
+			CK(f2_rwlock_wrlock(&w->rw));
+		}
+		w->count++;
+		__atomic_add_fetch(&w->successes, 1, __ATOMIC_RELAXED);
+		CK(f2_rwlock_unlock(&w->rw));
+	}
+	return NULL;
+}
+
+static void *wpark_reader(void *p)
+{
+	struct wpark *w = p;
+	struct timespec nap = { 0, 200000 };
+
+	while (!__atomic_load_n(&w->readers_stop, __ATOMIC_RELAXED)) {
+		CK(f2_rwlock_rdlock(&w->rw));
+		long c = w->count;
+		nanosleep(&nap, NULL); /* long enough for the writers to park */
+		if (w->count != c)
+			__atomic_store_n(&w->bad, 1, __ATOMIC_RELAXED);
+		CK(f2_rwlock_unlock(&w->rw));
+	}
+	return NULL;
+}
+
+START_TEST(test_parked_writers_time_out)
+{
+	static struct wpark w;
+	static struct wpark_arg a[32];
+	pthread_t tw[32], tr[4];
+
+	memset(&w, 0, sizeof w);
+	for (int i = 0; i < 4; i++)
+		tr[i] = spawn(wpark_reader, &w);
+	for (unsigned i = 0; i < 32; i++) {
+		a[i] = (struct wpark_arg){ &w, i };
+		tw[i] = spawn(wpark_writer, &a[i]);
+	}
+	for (int i = 0; i < 32; i++)
+		join(tw[i]);
+	__atomic_store_n(&w.readers_stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 4; i++)
+		join(tr[i]);
+	ck_assert_int_eq(w.bad, 0);
+	ck_assert_int_eq(w.count, w.successes);
+	ck_assert_int_eq(w.successes + w.timeouts, 32 * 200);
+	ck_assert_uint_eq(word(&w.rw) & ~(uint32_t)RW_RPARKED, 0);
 }
 END_TEST
 
@@ -547,10 +670,11 @@ Suite *rwlock_suite(void)
 	tcase_add_test(tc, test_phase_alternation);
 	tcase_add_test(tc, test_writer_preference);
 	tcase_add_test(tc, test_writer_timeout_frees_readers);
-	tcase_add_test(tc, test_writer_not_starved);
-	tcase_add_test(tc, test_readers_not_starved);
+	tcase_add_loop_test(tc, test_writer_not_starved, 0, 2);
+	tcase_add_loop_test(tc, test_readers_not_starved, 0, 2);
 	tcase_add_test(tc, test_more_threads_than_cores);
 	tcase_add_test(tc, test_free_right_after_unlock);
+	tcase_add_test(tc, test_parked_writers_time_out);
 	suite_add_tcase(s, tc);
 	return s;
 }
