@@ -256,12 +256,19 @@ int f2_mx_timedlock(void *w, unsigned size, const struct timespec *abs, clockid_
  * CONTENDED (no fence for the next waiter), but one such unlock in 64 per
  * thread drops the bit, so a mutex whose contention has ended goes back to the
  * store unlock and the two-RMW lock. Fences are then bounded by one per 64
- * quiet unlocks. 1 if done, 0 if the word was something else. */
+ * quiet unlocks. 1 if done, 0 if the word was something else. Only for the
+ * 32-bit pair { word; node; }. */
 static int unlock_quiet(uint32_t *w)
 {
 	static __thread __attribute__((tls_model("initial-exec"))) unsigned char quiet;
 	uint32_t e = F2_MX_HELD | F2_MX_CONTENDED;
-	uint32_t to = ++quiet % 64 ? F2_MX_CONTENDED : F2_MX_UNLOCKED;
+	uint32_t to = F2_MX_CONTENDED;
+
+	/* A process-shared mutex (node F2_NODE_SHARED, set by the pthread shim
+	 * with CONTENDED) never decays: the fence reaches only this process.
+	 * The node is read while we still own the mutex. */
+	if (++quiet % 64 == 0 && f2_load_relaxed((int32_t *)(w + 1)) != F2_NODE_SHARED)
+		to = F2_MX_UNLOCKED;
 
 	/* release: pairs with the acquire CAS of the next owner */
 	return f2_cas_release(w, &e, to);

@@ -176,6 +176,23 @@ START_TEST(herd_over_few_mutexes)
 }
 END_TEST
 
+/* The pthread shim's process-shared mutex: node F2_NODE_SHARED, initialised
+ * CONTENDED, must never decay to the store unlock (another process's waiter
+ * could not fence this one). */
+START_TEST(shared_mutex_stays_contended)
+{
+	f2_mutex_t m = { F2_MX_CONTENDED, F2_NODE_SHARED };
+
+	for (int i = 0; i < 1000; i++) {
+		ck_assert_int_eq(f2_mutex_lock(&m), 0);
+		ck_assert_uint_eq(m.word, F2_MX_CONTENDED | F2_MX_HELD);
+		ck_assert_int_eq(f2_mutex_unlock(&m), 0);
+		ck_assert_uint_eq(m.word, F2_MX_CONTENDED);
+	}
+	ck_assert_int_eq(f2_mutex_unlock(&m), EPERM);
+}
+END_TEST
+
 static Suite *store_unlock_suite(void)
 {
 	Suite *s = suite_create("store_unlock");
@@ -184,6 +201,7 @@ static Suite *store_unlock_suite(void)
 	tcase_add_test(tc, race_with_marking);
 	tcase_add_test(tc, contended_bit_lifecycle);
 	tcase_add_test(tc, herd_over_few_mutexes);
+	tcase_add_test(tc, shared_mutex_stays_contended);
 	suite_add_tcase(s, tc);
 	return s;
 }
