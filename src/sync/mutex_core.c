@@ -50,19 +50,21 @@ __attribute__((constructor)) static void mx_init(void)
 	pthread_atfork(NULL, NULL, mx_fork_child);
 }
 
-/* Release CAS for setting STARVE (see mx_starvers). */
+/* Release CAS, for setting STARVE (pairs with the acquire load in
+ * orphaned(), see mx_starvers) and for the quiet unlock (pairs with the
+ * acquire CAS of the next owner). */
 static int cas_release(void *w, unsigned size, unsigned *exp, unsigned desired)
 {
 	int ok;
 
 	if (size == F2_SIZE_U8) {
 		uint8_t e = (uint8_t)*exp;
-		/* release: pairs with the acquire load in orphaned() */
+		/* release: see above */
 		ok = f2_cas_release((uint8_t *)w, &e, (uint8_t)desired);
 		*exp = e;
 	} else {
 		uint32_t e = *exp;
-		/* release: pairs with the acquire load in orphaned() */
+		/* release: see above */
 		ok = f2_cas_release((uint32_t *)w, &e, desired);
 		*exp = e;
 	}
@@ -93,7 +95,7 @@ static void starver_done(struct mx_waiter *me)
 
 /* Sets waiter bits (PARKED, STARVE) on a held word by CAS from *v, with
  * release order if asked (setting STARVE: see mx_starvers); on success *v is
- * the new value. An owner may be releasing a 32-bit word that is exactly HELD
+ * the new value. An owner may be releasing a word that is exactly HELD
  * with a plain store (store_unlock.h): the CAS then also sets the sticky
  * CONTENDED, and the fence restarts such an owner so that it sees our bits
  * and takes the RMW unlock, which wakes us. */
@@ -101,12 +103,12 @@ static int mark(const struct mx_waiter *me, unsigned *v, unsigned want, int rele
 {
 	unsigned old = *v;
 
-	if (me->size == F2_SIZE_U32 && f2_load_relaxed(&f2_su_ready))
+	if (f2_load_relaxed(&f2_su_ready))
 		want |= F2_MX_CONTENDED;
 	if (!(release ? cas_release(me->w, me->size, v, want)
 	              : f2_mx_cas_relaxed(me->w, me->size, v, want)))
 		return 0;
-	if (old == F2_MX_HELD && me->size == F2_SIZE_U32)
+	if (old == F2_MX_HELD)
 		f2_su_fence();
 	*v = want;
 	return 1;
@@ -256,22 +258,19 @@ int f2_mx_timedlock(void *w, unsigned size, const struct timespec *abs, clockid_
  * CONTENDED (no fence for the next waiter), but one such unlock in 64 per
  * thread drops the bit, so a mutex whose contention has ended goes back to the
  * store unlock and the two-RMW lock. Fences are then bounded by one per 64
- * quiet unlocks. 1 if done, 0 if the word was something else. Only for the
- * 32-bit pair { word; node; }. */
-static int unlock_quiet(uint32_t *w)
+ * quiet unlocks. 1 if done, 0 if the word was something else. */
+static int unlock_quiet(void *w, unsigned size)
 {
 	static __thread __attribute__((tls_model("initial-exec"))) unsigned char quiet;
-	uint32_t e = F2_MX_HELD | F2_MX_CONTENDED;
-	uint32_t to = F2_MX_CONTENDED;
+	unsigned to = F2_MX_CONTENDED;
 
-	/* A process-shared mutex (node F2_NODE_SHARED, set by the pthread shim
-	 * with CONTENDED) never decays: the fence reaches only this process.
+	/* A process-shared mutex (32-bit, node F2_NODE_SHARED, set by the pthread
+	 * shim with CONTENDED) never decays: the fence reaches only this process.
 	 * The node is read while we still own the mutex. */
-	if (++quiet % 64 == 0 && f2_load_relaxed((int32_t *)(w + 1)) != F2_NODE_SHARED)
+	if (++quiet % 64 == 0 &&
+	    (size == F2_SIZE_U8 || f2_load_relaxed((int32_t *)w + 1) != F2_NODE_SHARED))
 		to = F2_MX_UNLOCKED;
-
-	/* release: pairs with the acquire CAS of the next owner */
-	return f2_cas_release(w, &e, to);
+	return cas_release(w, size, &(unsigned){ F2_MX_HELD | F2_MX_CONTENDED }, to);
 }
 
 int f2_mx_unlock_slow(void *w, unsigned size)
@@ -281,7 +280,7 @@ int f2_mx_unlock_slow(void *w, unsigned size)
 	struct f2_bound pw;
 	unsigned old;
 
-	if (size == F2_SIZE_U32 && unlock_quiet(w))
+	if (unlock_quiet(w, size))
 		return 0;
 	f2_bind_word(&pw, w, f2_pair_flags(w, size));
 	old = fetch_and_release(w, size, F2_MX_STARVE | F2_MX_CONTENDED);

@@ -8,7 +8,7 @@
  *               it may outlive the last waiter, costing one empty wake)
  *   STARVE  4   a starving waiter (one that waited longer than handoff_ns)
  *               has reserved the next turn; nobody else may take the mutex
- *   CONTENDED 8 (32-bit words only) the word has had a waiter: its unlock
+ *   CONTENDED 8 the word has had a waiter: its unlock
  *               always takes the RMW path. Sticky: every transition keeps it.
  *               While it is clear, an uncontended owner may release with a
  *               plain store (store_unlock.h); a waiter that sets bits on a
@@ -19,7 +19,7 @@
  *   HELD|PARKED            locked, waiters may be parked
  *   HELD|PARKED|STARVE     locked, the next turn is reserved for the starver
  *   STARVE                 free, reserved: only the starver may take it
- *   each of the above | CONTENDED (32-bit words)
+ *   each of the above | CONTENDED
  * Transitions (CONTENDED, where set, is carried through every one):
  *   lock      0 -> HELD (fast path); a waiter that has parked or spun takes
  *             0 -> HELD|PARKED, as it cannot know whether others are parked.
@@ -147,13 +147,13 @@ static f2_always_inline int f2_mx_trylock(void *w, unsigned size)
 
 static f2_always_inline int f2_mx_unlock(void *w, unsigned size)
 {
-	if (size == F2_SIZE_U8) {
+	if (f2_likely(f2_load_relaxed(&f2_su_ready))) {
+		if (f2_likely(f2_su_release(w, size, F2_MX_HELD)))
+			return 0;
+	} else if (size == F2_SIZE_U8) {
 		uint8_t e = F2_MX_HELD;
 		/* release: pairs with the acquire CAS of the next owner */
 		if (f2_likely(f2_cas_release((uint8_t *)w, &e, F2_MX_UNLOCKED)))
-			return 0;
-	} else if (f2_likely(f2_load_relaxed(&f2_su_ready))) {
-		if (f2_likely(f2_su_release((uint32_t *)w, F2_MX_HELD)))
 			return 0;
 	} else {
 		uint32_t e = F2_MX_HELD;

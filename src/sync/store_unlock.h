@@ -1,4 +1,4 @@
-/* Store unlock: releasing an uncontended 32-bit mutex with a plain store
+/* Store unlock: releasing an uncontended mutex with a plain store
  * instead of a locked read-modify-write.
  *
  * A futex mutex's unlock must see a waiter that parked while it owned the
@@ -20,8 +20,9 @@
  * Used only where the kernel and libc give rseq and membarrier-rseq (Linux
  * 5.10+, glibc 2.35+, which registers rseq for every thread), for private
  * mutexes (membarrier reaches only this process: a process-shared mutex is
- * CONTENDED from its initialisation), and on x86-64 (the abort handler and
- * descriptor are per architecture; elsewhere the RMW unlock is used).
+ * CONTENDED from its initialisation), for both mutex widths (f2_mutex_t and
+ * f2_mutex8_t), and on x86-64 (the abort handler and descriptor are per
+ * architecture; elsewhere the RMW unlock is used).
  * Disabled under ThreadSanitizer, which cannot see a store made in assembly,
  * and by F2SYNC_RSEQ=0 (the test suite runs both ways).
  */
@@ -30,6 +31,7 @@
 
 #include <stdint.h>
 
+#include "f2sync/futex2.h"
 #include "../internal/atomic.h"
 #include "../internal/compiler.h"
 
@@ -53,47 +55,58 @@ f2_hidden extern int f2_su_ready;
 f2_hidden void f2_su_fence(void);
 
 #if F2_HAVE_STORE_UNLOCK
-/* 1 if *w was held (== held) and is now 0, released by a store; 0 if *w was
- * anything else (the caller takes the RMW path). The asm's "memory" clobber
- * keeps the critical section's accesses before the store, and x86 keeps
- * stores in order: the store is a release, pairing with the next owner's
- * acquire CAS. rseq_cs is left set after the section: the kernel ignores it
- * while the instruction pointer is outside [1b, 2b). */
-static inline __attribute__((always_inline)) int f2_su_release(uint32_t *w, uint32_t held)
+/* The critical section for a word of suffix sfx ("b" or "l"): if *w == held,
+ * *w = 0 (the commit), else jump to busy; an abort restarts it from the top.
+ * The "memory" clobber keeps the critical section's accesses before the
+ * store, and x86 keeps stores in order: the store is a release, pairing with
+ * the next owner's acquire CAS. rseq_cs is left set after the section: the
+ * kernel ignores it while the instruction pointer is outside [1b, 2b). */
+#define F2_SU_SECTION(sfx, heldc, w, held, busy, restart)                       \
+	__asm__ goto(                                                            \
+		".pushsection __rseq_cs, \"aw\"\n\t"                               \
+		".balign 32\n"                                                   \
+		"3:\n\t"                                                         \
+		".long 0, 0\n\t"                  /* version, flags */            \
+		".quad 1f, 2f - 1f, 4f\n\t"       /* start, post-commit, abort */ \
+		".popsection\n\t"                                                \
+		"leaq 3b(%%rip), %%rax\n\t"                                      \
+		"movq %%rax, %%fs:8(%[rs])\n"      /* struct rseq's rseq_cs */      \
+		"1:\n\t"                                                         \
+		"cmp" sfx " %[hv], %[word]\n\t"                                   \
+		"jne %l[" #busy "]\n\t"                                          \
+		"mov" sfx " $0, %[word]\n"         /* commit */                    \
+		"2:\n\t"                                                         \
+		".pushsection __rseq_failure, \"ax\"\n\t"                         \
+		".byte 0x0f, 0xb9, 0x3d\n\t"      /* ud1, signature as displacement */ \
+		".long 0x53053053\n"               /* RSEQ_SIG: checked by the kernel */ \
+		"4:\n\t"                                                         \
+		"jmp %l[" #restart "]\n\t"                                       \
+		".popsection"                                                    \
+		:                                                                \
+		: [rs] "r"(__rseq_offset), [hv] heldc(held), [word] "m"(*(w))    \
+		: "memory", "cc", "rax"                                          \
+		: busy, restart)
+
+/* 1 if the word (8 or 32 bits, by size) was exactly held and is now 0,
+ * released by a store; 0 if it was anything else (the caller takes the RMW
+ * path). With a constant size one section remains. */
+static inline __attribute__((always_inline)) int f2_su_release(void *w, unsigned size,
+                                                               unsigned held)
 {
 restart:
-	__asm__ goto(
-		".pushsection __rseq_cs, \"aw\"\n\t"
-		".balign 32\n"
-		"3:\n\t"
-		".long 0, 0\n\t"                  /* version, flags */
-		".quad 1f, 2f - 1f, 4f\n\t"       /* start, post-commit offset, abort */
-		".popsection\n\t"
-		"leaq 3b(%%rip), %%rax\n\t"
-		"movq %%rax, %%fs:8(%[rs])\n"     /* struct rseq's rseq_cs */
-		"1:\n\t"
-		"cmpl %[held], %[word]\n\t"
-		"jne %l[busy]\n\t"
-		"movl $0, %[word]\n"              /* commit */
-		"2:\n\t"
-		".pushsection __rseq_failure, \"ax\"\n\t"
-		".byte 0x0f, 0xb9, 0x3d\n\t"      /* ud1 with the signature as displacement */
-		".long 0x53053053\n"              /* RSEQ_SIG: checked by the kernel */
-		"4:\n\t"
-		"jmp %l[restart]\n\t"
-		".popsection"
-		:
-		: [rs] "r"(__rseq_offset), [held] "r"(held), [word] "m"(*w)
-		: "memory", "cc", "rax"
-		: busy, restart);
+	if (size == F2_SIZE_U8)
+		F2_SU_SECTION("b", "q", (uint8_t *)w, (uint8_t)held, busy, restart);
+	else
+		F2_SU_SECTION("l", "r", (uint32_t *)w, (uint32_t)held, busy, restart);
 	return 1;
 busy:
 	return 0;
 }
 #else
-static inline int f2_su_release(uint32_t *w, uint32_t held)
+static inline int f2_su_release(void *w, unsigned size, unsigned held)
 {
 	(void)w;
+	(void)size;
 	(void)held;
 	return 0;
 }

@@ -1,9 +1,11 @@
-/* Store unlock (src/sync/store_unlock.h): the uncontended f2_mutex_t release
+/* Store unlock (src/sync/store_unlock.h): the uncontended mutex release
  * by a plain store inside an rseq critical section, and the CONTENDED bit that
  * turns it off while a mutex has waiters. The race it must win is the one
  * between an owner that has read "exactly HELD" and a waiter that marks the
  * word PARKED and goes to sleep: a lost wakeup there hangs race_with_marking.
- * The suite also runs with F2SYNC_RSEQ=0 (the RMW unlock everywhere). */
+ * Every test but the configuration one runs on both widths (loop index 0:
+ * f2_mutex_t, 1: f2_mutex8_t). The suite also runs with F2SYNC_RSEQ=0 (the
+ * RMW unlock everywhere). */
 #include <check.h>
 #include <stdatomic.h>
 
@@ -20,6 +22,39 @@
 #define RACE_ROUNDS 20000
 #endif
 
+struct width {
+	size_t size;
+	int (*lock)(void *);
+	int (*trylock)(void *);
+	int (*unlock)(void *);
+	unsigned flags; /* futex flags of its word */
+};
+static int l32(void *m) { return f2_mutex_lock(m); }
+static int t32(void *m) { return f2_mutex_trylock(m); }
+static int u32(void *m) { return f2_mutex_unlock(m); }
+static int l8(void *m) { return f2_mutex8_lock(m); }
+static int t8(void *m) { return f2_mutex8_trylock(m); }
+static int u8(void *m) { return f2_mutex8_unlock(m); }
+static const struct width W[2] = {
+	{ sizeof(f2_mutex_t), l32, t32, u32, F2_SIZE_U32 | F2_PRIVATE },
+	{ sizeof(f2_mutex8_t), l8, t8, u8, F2_SIZE_U8 | F2_PRIVATE },
+};
+
+/* A fresh mutex of width w, set to its initializer (word 0, node -1). */
+static void *mx_new(const struct width *w)
+{
+	void *m = aligned_alloc(8, 8);
+	memset(m, 0, 8);
+	((int8_t *)m)[w->size == 2 ? 1 : 4] = -1;
+	return m;
+}
+
+static unsigned word_of(const struct width *w, void *m)
+{
+	return w->size == 2 ? __atomic_load_n((uint8_t *)m, __ATOMIC_RELAXED)
+	                    : __atomic_load_n((uint32_t *)m, __ATOMIC_RELAXED);
+}
+
 static int rseq_off(void)
 {
 	const char *e = getenv("F2SYNC_RSEQ");
@@ -35,26 +70,29 @@ START_TEST(enabled_as_configured)
 END_TEST
 
 struct race {
-	_Atomic(f2_mutex_t *) m;   /* the round's mutex, held by the main thread */
+	const struct width *w;
+	_Atomic(void *) m;         /* the round's mutex, held by the main thread */
 	atomic_int taken;          /* rounds the locker has completed */
 	pid_t tid;
 };
+
+#define RACE_END ((void *)1)
 
 static void *locker(void *arg)
 {
 	struct race *r = arg;
 	int done = 0;
-	f2_mutex_t *m;
+	void *m;
 
 	__atomic_store_n(&r->tid, test_gettid(), __ATOMIC_SEQ_CST);
 	for (;;) {
 		while (!(m = atomic_load(&r->m)))
 			sched_yield();
-		if (m == (f2_mutex_t *)1)
+		if (m == RACE_END)
 			return NULL;
 		atomic_store(&r->m, NULL);
-		ck_assert_int_eq(f2_mutex_lock(m), 0);
-		ck_assert_int_eq(f2_mutex_unlock(m), 0);
+		ck_assert_int_eq(r->w->lock(m), 0);
+		ck_assert_int_eq(r->w->unlock(m), 0);
 		atomic_store(&r->taken, ++done);
 	}
 }
@@ -64,26 +102,25 @@ static void *locker(void *arg)
  * that walks across the locker's spin-mark-park window. */
 START_TEST(race_with_marking)
 {
-	struct race r = { NULL, 0, 0 };
+	const struct width *w = &W[_i];
+	struct race r = { w, NULL, 0, 0 };
 	pthread_t t;
-	const int rounds = RACE_ROUNDS;
 
 	ck_assert_int_eq(f2_tune_set(F2_TUNE_SPIN, 2), 0); /* mark almost at once */
 	ck_assert_int_eq(pthread_create(&t, NULL, locker, &r), 0);
-	for (int i = 0; i < rounds; i++) {
-		f2_mutex_t *m = aligned_alloc(8, sizeof *m);
-		*m = (f2_mutex_t)F2_MUTEX_INITIALIZER;
-		ck_assert_int_eq(f2_mutex_lock(m), 0);
+	for (int i = 0; i < RACE_ROUNDS; i++) {
+		void *m = mx_new(w);
+		ck_assert_int_eq(w->lock(m), 0);
 		atomic_store(&r.m, m);
 		for (volatile int d = 0; d < (i * 37) % 3000; d++)
 			;
-		ck_assert_int_eq(f2_mutex_unlock(m), 0);
+		ck_assert_int_eq(w->unlock(m), 0);
 		while (atomic_load(&r.taken) != i + 1)
 			sched_yield();
 		/* the locker has unlocked: nothing touches m any more */
 		free(m);
 	}
-	atomic_store(&r.m, (f2_mutex_t *)1);
+	atomic_store(&r.m, RACE_END);
 	pthread_join(t, NULL);
 }
 END_TEST
@@ -92,38 +129,40 @@ END_TEST
  * a run of quiet unlocks drops it; without store unlock the bit never shows. */
 START_TEST(contended_bit_lifecycle)
 {
-	f2_mutex_t m = F2_MUTEX_INITIALIZER;
-	struct race r = { NULL, 0, 0 };
+	const struct width *w = &W[_i];
+	void *m = mx_new(w);
+	struct race r = { w, NULL, 0, 0 };
 	pthread_t t;
 	int n;
 
-	ck_assert_int_eq(f2_mutex_lock(&m), 0);
-	ck_assert_int_eq(f2_mutex_unlock(&m), 0);
-	ck_assert_uint_eq(m.word, F2_MX_UNLOCKED);
+	ck_assert_int_eq(w->lock(m), 0);
+	ck_assert_int_eq(w->unlock(m), 0);
+	ck_assert_uint_eq(word_of(w, m), F2_MX_UNLOCKED);
 
 	ck_assert_int_eq(pthread_create(&t, NULL, locker, &r), 0);
-	ck_assert_int_eq(f2_mutex_lock(&m), 0);
-	atomic_store(&r.m, &m);
+	ck_assert_int_eq(w->lock(m), 0);
+	atomic_store(&r.m, m);
 	while (!__atomic_load_n(&r.tid, __ATOMIC_SEQ_CST) || atomic_load(&r.m))
 		sched_yield();
-	wait_parked(r.tid, F2_SIZE_U32 | F2_PRIVATE);
-	ck_assert_int_eq(f2_mutex_unlock(&m), 0);
+	wait_parked(r.tid, w->flags);
+	ck_assert_int_eq(w->unlock(m), 0);
 	while (atomic_load(&r.taken) != 1)
 		sched_yield();
-	atomic_store(&r.m, (f2_mutex_t *)1);
+	atomic_store(&r.m, RACE_END);
 	pthread_join(t, NULL);
-	ck_assert_uint_eq(m.word, f2_su_ready ? F2_MX_CONTENDED : F2_MX_UNLOCKED);
+	ck_assert_uint_eq(word_of(w, m), f2_su_ready ? F2_MX_CONTENDED : F2_MX_UNLOCKED);
 
-	for (n = 0; n < 64 && m.word != F2_MX_UNLOCKED; n++) {
-		ck_assert_int_eq(f2_mutex_lock(&m), 0);
-		ck_assert_uint_eq(m.word & F2_MX_HELD, F2_MX_HELD);
-		ck_assert_int_eq(f2_mutex_unlock(&m), 0);
+	for (n = 0; n < 64 && word_of(w, m) != F2_MX_UNLOCKED; n++) {
+		ck_assert_int_eq(w->lock(m), 0);
+		ck_assert_uint_eq(word_of(w, m) & F2_MX_HELD, F2_MX_HELD);
+		ck_assert_int_eq(w->unlock(m), 0);
 	}
-	ck_assert_uint_eq(m.word, F2_MX_UNLOCKED);
-	ck_assert_int_eq(f2_mutex_trylock(&m), 0);
-	ck_assert_int_eq(f2_mutex_trylock(&m), EBUSY);
-	ck_assert_int_eq(f2_mutex_unlock(&m), 0);
-	ck_assert_int_eq(f2_mutex_unlock(&m), EPERM);
+	ck_assert_uint_eq(word_of(w, m), F2_MX_UNLOCKED);
+	ck_assert_int_eq(w->trylock(m), 0);
+	ck_assert_int_eq(w->trylock(m), EBUSY);
+	ck_assert_int_eq(w->unlock(m), 0);
+	ck_assert_int_eq(w->unlock(m), EPERM);
+	free(m);
 }
 END_TEST
 
@@ -132,7 +171,8 @@ END_TEST
  * the store-unlock state and the fence keep coming back: the counts must add
  * up and every mutex must end free. */
 struct herd {
-	f2_mutex_t m[4];
+	const struct width *w;
+	void *m[4];
 	long count[4];
 	atomic_int stop;
 };
@@ -145,9 +185,9 @@ static void *herd_loop(void *arg)
 
 	while (!atomic_load_explicit(&h->stop, memory_order_relaxed)) {
 		int k = (int)((x = x * 1103515245u + 12345u) >> 16) & 3;
-		ck_assert_int_eq(f2_mutex_lock(&h->m[k]), 0);
+		ck_assert_int_eq(h->w->lock(h->m[k]), 0);
 		h->count[k]++;
-		ck_assert_int_eq(f2_mutex_unlock(&h->m[k]), 0);
+		ck_assert_int_eq(h->w->unlock(h->m[k]), 0);
 		mine++;
 	}
 	return (void *)mine;
@@ -160,6 +200,9 @@ START_TEST(herd_over_few_mutexes)
 	long total = 0;
 
 	memset(&h, 0, sizeof h);
+	h.w = &W[_i];
+	for (int k = 0; k < 4; k++)
+		h.m[k] = mx_new(h.w);
 	ck_assert_int_eq(f2_tune_set(F2_TUNE_SPIN, 0), 0);
 	for (int i = 0; i < 16; i++)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, herd_loop, &h), 0);
@@ -171,8 +214,10 @@ START_TEST(herd_over_few_mutexes)
 		total += (long)v;
 	}
 	ck_assert_int_eq(h.count[0] + h.count[1] + h.count[2] + h.count[3], total);
-	for (int k = 0; k < 4; k++)
-		ck_assert_uint_eq(h.m[k].word & ~F2_MX_CONTENDED, F2_MX_UNLOCKED);
+	for (int k = 0; k < 4; k++) {
+		ck_assert_uint_eq(word_of(h.w, h.m[k]) & ~F2_MX_CONTENDED, F2_MX_UNLOCKED);
+		free(h.m[k]);
+	}
 }
 END_TEST
 
@@ -198,9 +243,9 @@ static Suite *store_unlock_suite(void)
 	Suite *s = suite_create("store_unlock");
 	TCase *tc = tcase_create("store_unlock");
 	tcase_add_test(tc, enabled_as_configured);
-	tcase_add_test(tc, race_with_marking);
-	tcase_add_test(tc, contended_bit_lifecycle);
-	tcase_add_test(tc, herd_over_few_mutexes);
+	tcase_add_loop_test(tc, race_with_marking, 0, 2);
+	tcase_add_loop_test(tc, contended_bit_lifecycle, 0, 2);
+	tcase_add_loop_test(tc, herd_over_few_mutexes, 0, 2);
 	tcase_add_test(tc, shared_mutex_stays_contended);
 	suite_add_tcase(s, tc);
 	return s;
