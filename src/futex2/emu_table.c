@@ -164,6 +164,14 @@ static void fork_register(void)
 		f2_die("emulation: pthread_atfork failed");
 }
 
+/* Registered at load, before the program can register handlers of its own:
+ * child handlers run in registration order, so the emulation is reset before
+ * a program's child handler (which may unlock an f2sync lock) runs. */
+__attribute__((constructor)) static void fork_register_early(void)
+{
+	pthread_once(&fork_once, fork_register);
+}
+
 static f2_cold int init_slow(void)
 {
 	pthread_once(&fork_once, fork_register);
