@@ -9,7 +9,8 @@
  *   STARVE  4   a starving waiter (one that waited longer than handoff_ns)
  *               has reserved the next turn; nobody else may take the mutex
  *   CONTENDED 8 the word has had a waiter: its unlock
- *               always takes the RMW path. Sticky: every transition keeps it.
+ *               always takes the RMW path. Every transition keeps it except
+ *               the quiet-unlock decay (mutex_core.c: one in 64 per thread).
  *               While it is clear, an uncontended owner may release with a
  *               plain store (store_unlock.h); a waiter that sets bits on a
  *               word that is exactly HELD sets it and calls f2_su_fence().

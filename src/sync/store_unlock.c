@@ -7,7 +7,6 @@
  * the fence does nothing. f2_su_ready never changes afterwards, so the
  * relaxed loads of it need no order.
  */
-#include <errno.h>
 #include <linux/membarrier.h>
 #include <stdlib.h>
 #include <string.h>
