@@ -257,7 +257,7 @@ int f2_mx_timedlock(void *w, unsigned size, const struct timespec *abs, clockid_
 /* Unlocks a CONTENDED word that has no waiter now: usually it stays
  * CONTENDED (no fence for the next waiter), but one such unlock in 64 per
  * thread drops the bit, so a mutex whose contention has ended goes back to the
- * store unlock and the two-RMW lock. Fences are then bounded by one per 64
+ * store unlock and the one-CAS lock. Fences are then bounded by one per 64
  * quiet unlocks. 1 if done, 0 if the word was something else. */
 static int unlock_quiet(void *w, unsigned size)
 {
