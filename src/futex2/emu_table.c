@@ -3,18 +3,28 @@
  * One table per NUMA node (the kernel's node count, or F2SYNC_EMU_NODES=N
  * when that variable is set, so tests can see several nodes on a one-node
  * machine). Each table is an array of cache-line sized buckets, a power of
- * two sized from the CPU count, allocated on its node with libnuma when the
- * machine has NUMA, else from plain anonymous memory. Tables are set up on
- * first use and never freed.
+ * two sized from the CPU count. Tables are set up on first use and never
+ * freed.
  *
  * A NUMA pair uses its node's table. Any other word uses the table its
  * address hashes to (as the kernel spreads non-NUMA futexes over the nodes):
  * a word always meets the same table. Within a table the address picks the
  * bucket.
  *
- * The set-up word emu.state:
- *   NONE 0 -> BUSY 1 (one thread, CAS) -> READY 2 (release store, wake all).
- *   Others sleep on it while BUSY. A fork child that finds BUSY resets to NONE.
+ * Set-up runs on a lock path (the first emulated wait or wake), so it calls
+ * nothing but syscalls and never waits (docs/design/sync.md, "Lock paths call
+ * nothing"): the node and CPU counts come from the environment and sysfs
+ * (open/read), every table lives in one anonymous mapping, placed on its node
+ * with mbind(2) where the machine has several nodes, headed by a struct
+ * emu_tables that describes it. The first caller to publish its mapping (a
+ * CAS of the pointer `tables` from NULL) wins; a racing loser unmaps its own
+ * and uses the winner's. Parkers come from the pool or from mmap'ed chunks,
+ * never from malloc.
+ *
+ * A constructor registers the fork child handler and the key that returns an
+ * exiting thread's parker to the pool. A thread that first waits before the
+ * constructor ran (another library's constructor) or when no key was left
+ * keeps its parker for good (one cache line).
  *
  * fork(): the child runs alone, but its copy of the tables may hold records of
  * threads that do not exist there and locks held by them. The atfork child
@@ -22,39 +32,46 @@
  * emptied too (parkers of the parent's other threads are abandoned).
  */
 #include <errno.h>
-#include <numa.h>
+#include <linux/mempolicy.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "emu_impl.h"
 #include "../internal/die.h"
 
-#define EMU_NONE  0u
-#define EMU_BUSY  1u
-#define EMU_READY 2u
-
 #define EMU_MAX_NODES   1024   /* the kernel's MAX_NUMNODES at most */
 #define EMU_MIN_BUCKETS 256
 #define EMU_MAX_BUCKETS 65536
 #define EMU_LOCK_SPIN   100
+#define EMU_HEADER      4096   /* the struct emu_tables page of the mapping */
+#define PARKER_CHUNK    4096   /* parkers are mapped this many bytes at a time */
 
-static struct {
-	uint32_t state;                 /* EMU_* */
+/* The mapping: this header, then ntables tables of `bytes` each. */
+struct emu_tables {
 	int ntables;
 	uint64_t mask;                  /* buckets per table - 1 */
-	size_t bytes;                   /* bytes per table */
-	struct f2_emu_bucket **tab;     /* [ntables] */
+	size_t bytes;                   /* bytes per table (whole pages) */
+	size_t len;                     /* of the whole mapping */
+	char *first;                    /* table 0 */
+};
+
+static struct emu_tables *tables;       /* NULL until set up */
+
+static struct {
+	int nodes;                      /* tables to make; 0: not read yet */
 	pthread_key_t parker_key;       /* returns exited threads' parkers */
+	int key_ok;                     /* parker_key was created */
 	uint32_t pool_lock;             /* F2_BL_*, guards pool */
 	struct f2_parker *pool;         /* free parkers */
 } emu;
 
 static __thread struct f2_parker *self_parker;
 
-static int node_count(void)
+static int read_nodes(void)
 {
 	const char *s = getenv("F2SYNC_EMU_NODES");
 	if (s && *s) {
@@ -68,22 +85,81 @@ static int node_count(void)
 	return k < 1 ? 1 : k > EMU_MAX_NODES ? EMU_MAX_NODES : k;
 }
 
+/* relaxed: a pure function of the environment and the machine; racing first
+ * readers compute and store the same value. */
+static int node_count(void)
+{
+	int n = f2_load_relaxed(&emu.nodes);
+	if (f2_unlikely(!n)) {
+		n = read_nodes();
+		f2_store_relaxed(&emu.nodes, n);
+	}
+	return n;
+}
+
 static size_t bucket_count(void)
 {
-	long cpus = sysconf(_SC_NPROCESSORS_CONF);
-	size_t want = 256 * (size_t)(cpus > 0 ? cpus : 1), n = EMU_MIN_BUCKETS;
+	int cpus = f2_sysfs_list_end("/sys/devices/system/cpu/possible");
+	size_t want = 256 * (size_t)cpus, n = EMU_MIN_BUCKETS;
 	while (n < want && n < EMU_MAX_BUCKETS)
 		n <<= 1;
 	return n;
 }
 
-/* Zeroed, page-aligned memory on node (where it exists), or NULL. */
-static void *table_alloc(int node, size_t bytes)
+/* Prefers node for [p, p + len) where the kernel has several nodes; a
+ * failure leaves the pages wherever the kernel puts them (placement is a
+ * hint). */
+static void place_on(void *p, size_t len, int node)
 {
-	if (numa_available() >= 0 && node <= numa_max_node())
-		return numa_alloc_onnode(bytes, node);
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	unsigned long mask[EMU_MAX_NODES / (8 * sizeof(unsigned long))] = { 0 };
+	unsigned long bits = 8 * sizeof(unsigned long);
+
+	if (f2_node_count_online() < 2 || node >= f2_node_count_kernel())
+		return;
+	mask[(unsigned)node / bits] = 1ul << ((unsigned)node % bits);
+	/* maxnode counts one more than the mask's bits (the kernel drops one) */
+	(void)syscall(SYS_mbind, p, len, MPOL_PREFERRED, mask, 8 * sizeof(mask) + 1, 0u);
+}
+
+/* Maps, places and publishes a set of tables; returns the published set, or
+ * NULL (ENOMEM) leaving tables unset for a later retry. */
+static f2_cold struct emu_tables *setup(void)
+{
+	int n = node_count();
+	size_t nb = bucket_count(), bytes = nb * sizeof(struct f2_emu_bucket);
+	size_t len = EMU_HEADER + (size_t)n * bytes;
+	struct emu_tables *t, *seen = NULL;
+	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (m == MAP_FAILED)
+		return NULL;
+	t = m;
+	t->ntables = n;
+	t->mask = nb - 1;
+	t->bytes = bytes;
+	t->len = len;
+	t->first = (char *)m + EMU_HEADER;
+	for (int i = 0; i < n; i++)
+		place_on(t->first + (size_t)i * bytes, bytes, i);
+	/* release: publishes the header (pairs with the acquire in emu_tables);
+	 * acquire on failure: the winner's header (same pairing) */
+	if (f2_cas_acq_rel(&tables, &seen, t))
+		return t;
+	munmap(m, len);
+	return seen;
+}
+
+static inline struct emu_tables *emu_tables(void)
+{
+	/* pairs with the CAS in setup() */
+	struct emu_tables *t = f2_load_acquire(&tables);
+	return f2_likely(t) ? t : setup();
+}
+
+static inline struct f2_emu_bucket *table(const struct emu_tables *t, int i)
+{
+	return (struct f2_emu_bucket *)(t->first + (size_t)i * t->bytes);
 }
 
 /* In the fork child, which runs alone: no ordering needed. */
@@ -99,16 +175,12 @@ static void bucket_reset(struct f2_emu_bucket *b)
 static void atfork_child(void)
 {
 	/* the child runs alone: no ordering needed */
-	uint32_t s = f2_load_relaxed(&emu.state);
-	if (s == EMU_BUSY) {
-		f2_store_relaxed(&emu.state, EMU_NONE);
+	struct emu_tables *t = f2_load_relaxed(&tables);
+	if (!t)
 		return;
-	}
-	if (s != EMU_READY)
-		return;
-	for (int t = 0; t < emu.ntables; t++)
-		for (uint64_t i = 0; i <= emu.mask; i++)
-			bucket_reset(&emu.tab[t][i]);
+	for (int i = 0; i < t->ntables; i++)
+		for (uint64_t j = 0; j <= t->mask; j++)
+			bucket_reset(&table(t, i)[j]);
 	/* a pool caught mid-update by the fork is dropped (its parkers leak) */
 	if (f2_load_relaxed(&emu.pool_lock) != F2_BL_UNLOCKED) {
 		f2_store_relaxed(&emu.pool_lock, F2_BL_UNLOCKED);
@@ -126,81 +198,16 @@ static void parker_release(void *p)
 	f2_emu_unlockw(&emu.pool_lock);
 }
 
-/* Returns 0, or -ENOMEM leaving emu.state NONE for a later retry. */
-static int setup(void)
-{
-	int n = node_count();
-	size_t nb = bucket_count();
-	struct f2_emu_bucket **tab = calloc((size_t)n, sizeof *tab);
-	if (!tab || pthread_key_create(&emu.parker_key, parker_release)) {
-		free(tab);
-		return -ENOMEM;
-	}
-	for (int t = 0; t < n; t++) {
-		tab[t] = table_alloc(t, nb * sizeof(struct f2_emu_bucket));
-		if (!tab[t]) {
-			while (t--)
-				munmap(tab[t], nb * sizeof(struct f2_emu_bucket));
-			free(tab);
-			pthread_key_delete(emu.parker_key);
-			return -ENOMEM;
-		}
-	}
-	emu.tab = tab;
-	emu.ntables = n;
-	emu.mask = nb - 1;
-	emu.bytes = nb * sizeof(struct f2_emu_bucket);
-	return 0;
-}
-
-/* The child handler is registered before the first setup starts, so that a
- * fork during that setup (another thread BUSY) resets the child to NONE
- * instead of leaving it waiting for a setup that will never finish. */
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-
-static void fork_register(void)
+/* Registered at load, before the program can register handlers of its own:
+ * child handlers run in registration order, so the emulation is reset before
+ * a program's child handler (which may unlock an f2sync lock) runs. The key
+ * is made here too, outside every lock path. */
+__attribute__((constructor)) static void emu_init(void)
 {
 	if (pthread_atfork(NULL, NULL, atfork_child))
 		f2_die("emulation: pthread_atfork failed");
-}
-
-/* Registered at load, before the program can register handlers of its own:
- * child handlers run in registration order, so the emulation is reset before
- * a program's child handler (which may unlock an f2sync lock) runs. */
-__attribute__((constructor)) static void fork_register_early(void)
-{
-	pthread_once(&fork_once, fork_register);
-}
-
-static f2_cold int init_slow(void)
-{
-	pthread_once(&fork_once, fork_register);
-	for (;;) {
-		uint32_t s = EMU_NONE;
-		/* acquire on success and on failure (a failure that reads READY
-		 * returns at once): pairs with the release stores below */
-		if (f2_cas_acq_rel(&emu.state, &s, EMU_BUSY)) {
-			int e = setup();
-			/* pairs with the acquire loads of emu.state */
-			f2_store_release(&emu.state, e ? EMU_NONE : EMU_READY);
-			f2_sys_wake32(&emu.state, 1 << 30);
-			return e;
-		}
-		if (s == EMU_READY)
-			return 0;
-		f2_sys_wait32(&emu.state, EMU_BUSY, NULL, CLOCK_MONOTONIC);
-		/* pairs with the release store after setup() */
-		if (f2_load_acquire(&emu.state) == EMU_READY)
-			return 0;
-	}
-}
-
-static inline int emu_ready(void)
-{
-	/* pairs with the release store after setup() */
-	if (f2_likely(f2_load_acquire(&emu.state) == EMU_READY))
-		return 0;
-	return init_slow();
+	/* read by parker_new on other threads, which the program starts later */
+	emu.key_ok = pthread_key_create(&emu.parker_key, parker_release) == 0;
 }
 
 /* murmur3's 64-bit finalizer: every address bit reaches the bucket bits. */
@@ -217,21 +224,21 @@ static inline uint64_t addr_hash(const void *addr)
 
 int f2_emu_node_count(void)
 {
-	int e = emu_ready();
-	return e ? e : emu.ntables;
+	return node_count();
 }
 
 struct f2_emu_bucket *f2_emu_bucket(const struct f2_word *w)
 {
-	if (f2_unlikely(emu_ready()))
+	const struct emu_tables *t = emu_tables();
+	if (f2_unlikely(!t))
 		return NULL;
 	uint64_t h = addr_hash(w->addr);
 	/* non-pairs: the top half of the hash scaled to [0, ntables) (no
 	 * division); the bucket comes from the bottom half */
-	int t = w->node >= 0 ? w->node : (int)(((h >> 32) * (uint64_t)emu.ntables) >> 32);
-	if (f2_unlikely(t >= emu.ntables))
+	int i = w->node >= 0 ? w->node : (int)(((h >> 32) * (uint64_t)t->ntables) >> 32);
+	if (f2_unlikely(i >= t->ntables))
 		f2_die("emulation: pair node beyond the tables (not validated)");
-	return &emu.tab[t][h & emu.mask];
+	return &table(t, i)[h & t->mask];
 }
 
 void f2_emu_lockw_slow(uint32_t *l)
@@ -249,6 +256,24 @@ void f2_emu_lockw_slow(uint32_t *l)
 		f2_sys_wait32(l, F2_BL_CONTENDED, NULL, CLOCK_MONOTONIC);
 }
 
+/* A fresh chunk of parkers: the first is returned, the rest go to the pool. */
+static struct f2_parker *parker_chunk(void)
+{
+	struct f2_parker *c = mmap(NULL, PARKER_CHUNK, PROT_READ | PROT_WRITE,
+	                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t n = PARKER_CHUNK / sizeof *c;
+
+	if (c == MAP_FAILED)
+		return NULL;
+	for (size_t i = 1; i + 1 < n; i++)
+		c[i].next_free = &c[i + 1];
+	f2_emu_lockw(&emu.pool_lock);
+	c[n - 1].next_free = emu.pool;
+	emu.pool = &c[1];
+	f2_emu_unlockw(&emu.pool_lock);
+	return c;
+}
+
 static f2_cold struct f2_parker *parker_new(void)
 {
 	struct f2_parker *pk;
@@ -257,10 +282,11 @@ static f2_cold struct f2_parker *parker_new(void)
 	if (pk)
 		emu.pool = pk->next_free;
 	f2_emu_unlockw(&emu.pool_lock);
-	if (!pk && posix_memalign((void **)&pk, F2_CACHELINE, sizeof *pk))
+	if (!pk && !(pk = parker_chunk()))
 		return NULL;
 	memset(pk, 0, sizeof *pk);
-	if (pthread_setspecific(emu.parker_key, pk)) {
+	/* the constructor made the key before this thread existed (or not at all) */
+	if (emu.key_ok && pthread_setspecific(emu.parker_key, pk)) {
 		parker_release(pk);
 		return NULL;
 	}
@@ -273,20 +299,20 @@ struct f2_parker *f2_emu_parker(void)
 	struct f2_parker *pk = self_parker;
 	if (f2_likely(pk))
 		return pk;
-	return emu_ready() ? NULL : parker_new();
+	return parker_new();
 }
 
 int f2_emu_waiters_on_node(int node)
 {
-	int e = emu_ready();
-	if (e)
-		return e;
-	if (node < 0 || node >= emu.ntables)
+	const struct emu_tables *t = emu_tables();
+	if (!t)
+		return -ENOMEM;
+	if (node < 0 || node >= t->ntables)
 		return -EINVAL;
 	int n = 0;
-	for (uint64_t i = 0; i <= emu.mask; i++)
+	for (uint64_t i = 0; i <= t->mask; i++)
 		/* a snapshot for tests; no ordering needed */
-		n += (int)f2_load_relaxed(&emu.tab[node][i].nwaiters);
+		n += (int)f2_load_relaxed(&table(t, node)[i].nwaiters);
 	return n;
 }
 

@@ -72,6 +72,11 @@ f2_hidden int f2_sys_wake32(uint32_t *addr, int nr);
 
 /* node.c */
 f2_hidden int f2_node_count_kernel(void);      /* nodes the kernel accepts */
+f2_hidden int f2_node_count_online(void);      /* highest online node + 1 */
+/* The highest index in a sysfs list file ("0", "0-3", "0,2-5") + 1; 1 when the
+ * file is missing or unreadable (a kernel without NUMA). open/read only: no
+ * stdio, no malloc, so it may run on a lock path (docs/design/sync.md). */
+f2_hidden int f2_sysfs_list_end(const char *path);
 f2_hidden int f2_node_self(void);              /* the caller's current node */
 /* Resolves a NUMA pair's node: -1 is replaced (CAS, written back) by the
  * caller's node (node 0 if that is not below limit). Returns the node, or

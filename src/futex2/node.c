@@ -12,44 +12,55 @@
 #include "futex2_impl.h"
 #include "../internal/atomic.h"
 
-static int kernel_nodes;
+static int kernel_nodes, online_nodes;
 
-/* Highest node in /sys/devices/system/node/possible ("0", "0-3", "0,2-5") + 1. */
-static int read_possible(void)
+int f2_sysfs_list_end(const char *path)
 {
-	char buf[256];
-	int fd = open("/sys/devices/system/node/possible", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
+	char buf[1024];
+	int saved = errno; /* a lock call leaves the caller's errno alone */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+	if (fd >= 0)
+		close(fd);
+	errno = saved;
 	if (n <= 0)
 		return 1;
-	buf[n] = 0;
-	long max = 0;
-	for (char *p = buf; *p;) {
-		char *end;
-		long v = strtol(p, &end, 10);
-		if (end == p) {
-			p++;
+	/* the largest number in it: ranges and lists alike */
+	long max = 0, v = -1;
+	for (ssize_t i = 0; i <= n; i++) {
+		if (i < n && buf[i] >= '0' && buf[i] <= '9') {
+			v = (v < 0 ? 0 : v) * 10 + (buf[i] - '0');
+			if (v >= 1 << 20)
+				return 1;
 			continue;
 		}
 		if (v > max)
 			max = v;
-		p = end;
+		v = -1;
 	}
-	return max >= 0 && max < 1 << 20 ? (int)max + 1 : 1;
+	return (int)max + 1;
+}
+
+/* Reads path once into *cache. relaxed: a pure function of the machine;
+ * racing first readers compute and store the same value. */
+static int cached_count(int *cache, const char *path)
+{
+	int n = f2_load_relaxed(cache);
+	if (f2_unlikely(!n)) {
+		n = f2_sysfs_list_end(path);
+		f2_store_relaxed(cache, n);
+	}
+	return n;
 }
 
 int f2_node_count_kernel(void)
 {
-	/* relaxed: a pure function of the machine; racing readers agree. */
-	int n = f2_load_relaxed(&kernel_nodes);
-	if (f2_unlikely(!n)) {
-		n = read_possible();
-		f2_store_relaxed(&kernel_nodes, n);
-	}
-	return n;
+	return cached_count(&kernel_nodes, "/sys/devices/system/node/possible");
+}
+
+int f2_node_count_online(void)
+{
+	return cached_count(&online_nodes, "/sys/devices/system/node/online");
 }
 
 int f2_node_self(void)

@@ -74,17 +74,6 @@ static void fork_child(void)
 	tid_cache = 0;
 }
 
-/* The sync layer loads the NUMA topology (hwloc) once, lazily, on the first
- * contended lock, and hwloc takes locks of its own meanwhile. A fork while
- * another thread is in there would leave those locks held by a thread that
- * does not exist in the child, whose first contended lock would then hang.
- * Completing the one-time load before any fork (pthread_once waits for a load
- * in progress) leaves the child a finished topology instead. */
-static void fork_prepare(void)
-{
-	(void)f2_place_node();
-}
-
 /* Counters ------------------------------------------------------------------
  * F2SYNC_STATS=1: every interposed call adds one to a relaxed counter in one
  * of F2P_SHARDS cache-line-sized shards, picked by the thread id, so threads
@@ -148,7 +137,7 @@ __attribute__((constructor)) static void shim_init(void)
 {
 	const char *e = getenv("F2SYNC_STATS");
 
-	pthread_atfork(fork_prepare, NULL, fork_child);
+	pthread_atfork(NULL, NULL, fork_child);
 	if (e && strcmp(e, "0") != 0 && *e) {
 		stats_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 10);
 		if (stats_fd < 0)

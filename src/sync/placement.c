@@ -9,28 +9,49 @@
  *   1. F2SYNC_NUMA=off: no node (-1), words are used without F2_NUMA;
  *      a node set with f2_thread_set_node() (runtime.h) for this thread;
  *      F2SYNC_NUMA=<n>: node n for every thread; F2SYNC_NUMA=auto (default):
- *   2. with hwloc: the node of the thread's CPU affinity mask if all of its
- *      CPUs lie in one node, else the node of the CPU it runs on now;
- *   3. without a usable hwloc topology: libnuma's numa_node_of_cpu() of the
- *      current CPU; 0 if libnuma reports no NUMA support either.
+ *   2. one node: node 0, with no call at all;
+ *   3. with a CPU table (below): the node of the thread's CPU affinity mask if
+ *      all of its CPUs lie in one node, else the node of the CPU it runs on;
+ *   4. without one: the node the kernel reports for the current CPU (getcpu).
  *
- * The hwloc topology is loaded lazily, once (pthread_once), and boiled down
- * to a table "OS CPU index -> NUMA node OS index"; the topology itself is then
- * freed. Binding is read with sched_getaffinity(2), not hwloc_get_cpubind(),
- * and mapped through that table. That keeps synthetic and XML topologies
- * (HWLOC_SYNTHETIC, HWLOC_XMLFILE) meaningful: hwloc would give such a topology
- * no binding hooks, whereas this way a thread pinned to OS CPU k is placed on
- * the node that the loaded topology puts CPU k in. The tests run 2- and 4-node
- * machines on a 1-node box like that.
+ * Nothing here calls out of the process on a lock path (docs/design/sync.md,
+ * "Lock paths call nothing"): f2_pair_flags and f2_place_node read two
+ * published values and at most make the sched_getaffinity and getcpu calls.
+ * What needs a library or malloc happens before any lock can be used:
+ *
+ *   decision (place_decide): F2SYNC_NUMA and the online node count from
+ *     /sys/devices/system/node/online (open/read, no stdio), packed into one
+ *     word. A pure function of the environment and the machine, so it is
+ *     computed wherever it is first needed (a constructor, or a lock path of
+ *     another library's constructor that runs before ours) and published with
+ *     a CAS: a racing caller never waits, it uses its own equal value.
+ *   topology (topo_load, from the constructor only): only where the machine
+ *     has more than one node, or HWLOC_SYNTHETIC / HWLOC_XMLFILE ask for a
+ *     topology, libhwloc.so.15 is dlopen'ed, boiled down to a table "OS CPU
+ *     index -> NUMA node OS index" and the topology freed. On a one-node
+ *     machine no library is loaded at all. A lock path that runs before the
+ *     constructor (or where hwloc is missing) finds no table and uses case 4.
+ *
+ * Binding is read with sched_getaffinity(2), not hwloc_get_cpubind(), and
+ * mapped through the table. That keeps synthetic and XML topologies meaningful:
+ * hwloc would give such a topology no binding hooks, whereas this way a thread
+ * pinned to OS CPU k is placed on the node that the loaded topology puts CPU k
+ * in. The tests run 2- and 4-node machines on a 1-node box like that.
+ *
+ * The futex flags of a word depend only on the decision's mode (fixed from the
+ * first use) and the node recorded in the pair (fixed by the CAS), never on the
+ * table, so a waiter and its waker always derive the same flags, whether or
+ * not the table was published between their calls.
  */
+#include <dlfcn.h>
 #include <errno.h>
-#include <pthread.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <hwloc.h>
-#include <numa.h>
 
 #include "f2sync/numa.h"
 #include "f2sync/runtime.h"
@@ -41,149 +62,227 @@
 
 enum place_mode { PLACE_AUTO, PLACE_OFF, PLACE_FIXED };
 
-static struct {
-	enum place_mode mode;
-	int fixed_node;     /* PLACE_FIXED */
-	int nodes;          /* nodes seen (>= 1) */
-	int ncpus;          /* entries in cpu_node; 0: no hwloc topology */
-	int *cpu_node;      /* OS CPU index -> node OS index, -1 if no node */
-	int has_libnuma;
-} place;
+/* The decision word: 0 until decided, then
+ *   bit 63      DECIDED
+ *   bits 32..33 the place_mode
+ *   bits 16..31 the fixed node (PLACE_FIXED)
+ *   bits 0..15  the online node count (highest online node + 1, >= 1) */
+#define DEC_DECIDED   (1ull << 63)
+#define DEC_MODE(d)   ((enum place_mode)(((d) >> 32) & 3u))
+#define DEC_FIXED(d)  ((int)(((d) >> 16) & 0xffffu))
+#define DEC_NODES(d)  ((int)((d) & 0xffffu))
+#define DEC_MAX_NODES 1024
 
-static pthread_once_t place_once = PTHREAD_ONCE_INIT;
+static uint64_t decision;
+
+/* The CPU -> node table, published once by the constructor. */
+struct topo {
+	int nodes;          /* NUMA nodes in the topology (>= 1) */
+	int ncpus;          /* entries in cpu_node */
+	int cpu_node[];     /* OS CPU index -> node OS index, -1 if no node */
+};
+static struct topo *topo;
+
+/* The affinity masks read on a lock path live on the stack: 8192 CPUs. */
+#define MASK_CPUS 8192
 
 /* f2_thread_set_node(): this thread's override, -1 for none. */
 static __thread int thread_node = -1;
 
-static void parse_env(void)
+static enum place_mode parse_env(int *fixed)
 {
 	const char *s = getenv("F2SYNC_NUMA");
 	char *end;
 	long n;
 
-	place.mode = PLACE_AUTO;
 	if (!s || !*s || !strcmp(s, "auto"))
-		return;
-	if (!strcmp(s, "off")) {
-		place.mode = PLACE_OFF;
-		return;
-	}
+		return PLACE_AUTO;
+	if (!strcmp(s, "off"))
+		return PLACE_OFF;
 	errno = 0;
 	n = strtol(s, &end, 10);
 	if (errno || *end || n < 0 || n > 32767) {
 		f2_warn("F2SYNC_NUMA must be off, auto or a node number; using auto");
-		return;
+		return PLACE_AUTO;
 	}
-	place.mode = PLACE_FIXED;
-	place.fixed_node = (int)n;
+	*fixed = (int)n;
+	return PLACE_FIXED;
 }
 
-/* Fills the CPU -> node table from hwloc. 0 on success, -1 if hwloc cannot
- * give a topology (then libnuma is used). */
-static int load_hwloc(void)
+static uint64_t place_decide(void)
 {
-	hwloc_topology_t topo;
-	hwloc_obj_t pu = NULL, node = NULL;
-	int max_cpu = -1;
+	int fixed = 0, nodes = f2_node_count_online();
+	enum place_mode mode = parse_env(&fixed);
+	uint64_t d, seen = 0;
 
-	if (hwloc_topology_init(&topo))
+	if (nodes < 1)
+		nodes = 1;
+	if (nodes > DEC_MAX_NODES)
+		nodes = DEC_MAX_NODES;
+	d = DEC_DECIDED | (uint64_t)mode << 32 | (uint64_t)fixed << 16 | (uint64_t)nodes;
+	/* pairs with the acquire in decided(); a loser takes the published word */
+	return f2_cas_acq_rel(&decision, &seen, d) ? d : seen;
+}
+
+static inline uint64_t decided(void)
+{
+	/* pairs with the CAS in place_decide */
+	uint64_t d = f2_load_acquire(&decision);
+	return f2_likely(d) ? d : place_decide();
+}
+
+/* hwloc, loaded with dlopen -------------------------------------------------
+ * Only the calls below; the header's inline helpers are not used, so nothing
+ * else of the library is needed. */
+static struct {
+	__typeof__(hwloc_get_api_version) *api_version;
+	__typeof__(hwloc_topology_init) *init;
+	__typeof__(hwloc_topology_load) *load;
+	__typeof__(hwloc_topology_destroy) *destroy;
+	__typeof__(hwloc_get_type_depth) *type_depth;
+	__typeof__(hwloc_get_nbobjs_by_depth) *nbobjs;
+	__typeof__(hwloc_get_obj_by_depth) *obj;
+	__typeof__(hwloc_bitmap_next) *next;
+} hw;
+
+#define HWLOC_SONAME "libhwloc.so.15"
+
+static int hwloc_open(void)
+{
+	void *h = dlopen(HWLOC_SONAME, RTLD_NOW | RTLD_LOCAL);
+
+	if (!h)
 		return -1;
-	if (hwloc_topology_load(topo)) {
-		hwloc_topology_destroy(topo);
+	hw.api_version = (__typeof__(hw.api_version))dlsym(h, "hwloc_get_api_version");
+	hw.init = (__typeof__(hw.init))dlsym(h, "hwloc_topology_init");
+	hw.load = (__typeof__(hw.load))dlsym(h, "hwloc_topology_load");
+	hw.destroy = (__typeof__(hw.destroy))dlsym(h, "hwloc_topology_destroy");
+	hw.type_depth = (__typeof__(hw.type_depth))dlsym(h, "hwloc_get_type_depth");
+	hw.nbobjs = (__typeof__(hw.nbobjs))dlsym(h, "hwloc_get_nbobjs_by_depth");
+	hw.obj = (__typeof__(hw.obj))dlsym(h, "hwloc_get_obj_by_depth");
+	hw.next = (__typeof__(hw.next))dlsym(h, "hwloc_bitmap_next");
+	if (!hw.api_version || !hw.init || !hw.load || !hw.destroy || !hw.type_depth ||
+	    !hw.nbobjs || !hw.obj || !hw.next ||
+	    hw.api_version() >> 16 != HWLOC_API_VERSION >> 16) {
+		/* another ABI than the header's: its objects cannot be read */
+		dlclose(h);
 		return -1;
 	}
-	while ((pu = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_PU, pu)))
-		if ((int)pu->os_index > max_cpu)
+	return 0; /* stays loaded: cheap, and unloading hwloc is not worth a risk */
+}
+
+/* The table of a loaded topology, or NULL. */
+static struct topo *topo_from(hwloc_topology_t t)
+{
+	int pud = hw.type_depth(t, HWLOC_OBJ_PU), nd = hw.type_depth(t, HWLOC_OBJ_NUMANODE);
+	int npu = hw.nbobjs(t, pud), nnodes = hw.nbobjs(t, nd), max_cpu = -1;
+	struct topo *tp;
+
+	for (int i = 0; i < npu; i++) {
+		hwloc_obj_t pu = hw.obj(t, pud, (unsigned)i);
+		if (pu && (int)pu->os_index > max_cpu)
 			max_cpu = (int)pu->os_index;
-	place.nodes = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_NUMANODE);
-	if (max_cpu < 0 || place.nodes < 1 ||
-	    !(place.cpu_node = malloc(sizeof(int) * (size_t)(max_cpu + 1)))) {
-		hwloc_topology_destroy(topo);
-		return -1;
 	}
-	place.ncpus = max_cpu + 1;
-	for (int i = 0; i < place.ncpus; i++)
-		place.cpu_node[i] = -1;
-	while ((node = hwloc_get_next_obj_by_type(topo, HWLOC_OBJ_NUMANODE, node))) {
-		int cpu;
-		hwloc_bitmap_foreach_begin(cpu, node->cpuset)
-			if (cpu < place.ncpus)
-				place.cpu_node[cpu] = (int)node->os_index;
-		hwloc_bitmap_foreach_end();
+	if (max_cpu < 0 || nnodes < 1 ||
+	    !(tp = malloc(sizeof(*tp) + sizeof(int) * (size_t)(max_cpu + 1))))
+		return NULL;
+	tp->nodes = nnodes;
+	tp->ncpus = max_cpu + 1;
+	for (int i = 0; i < tp->ncpus; i++)
+		tp->cpu_node[i] = -1;
+	for (int i = 0; i < nnodes; i++) {
+		hwloc_obj_t node = hw.obj(t, nd, (unsigned)i);
+		if (!node || !node->cpuset)
+			continue;
+		for (int cpu = hw.next(node->cpuset, -1); cpu >= 0 && cpu < tp->ncpus;
+		     cpu = hw.next(node->cpuset, cpu))
+			tp->cpu_node[cpu] = (int)node->os_index;
 	}
-	hwloc_topology_destroy(topo);
-	return 0;
+	return tp;
 }
 
-static void place_init(void)
+static int topo_wanted(uint64_t d)
 {
-	parse_env();
-	if (load_hwloc() == 0)
+	const char *syn = getenv("HWLOC_SYNTHETIC"), *xml = getenv("HWLOC_XMLFILE");
+
+	if (DEC_MODE(d) == PLACE_OFF)
+		return 0;
+	return DEC_NODES(d) > 1 || (syn && *syn) || (xml && *xml);
+}
+
+/* Runs before any lock of this library can be used (see the top of the file):
+ * decides, and loads the topology where it matters. */
+__attribute__((constructor)) static void topo_load(void)
+{
+	hwloc_topology_t t;
+	struct topo *tp = NULL;
+
+	if (!topo_wanted(decided()) || hwloc_open())
 		return;
-	place.ncpus = 0;
-	place.has_libnuma = numa_available() >= 0;
-	place.nodes = place.has_libnuma ? numa_max_node() + 1 : 1;
-	if (place.nodes < 1)
-		place.nodes = 1;
+	if (hw.init(&t))
+		return;
+	if (hw.load(t) == 0)
+		tp = topo_from(t);
+	hw.destroy(t);
+	if (tp)
+		/* pairs with the acquire in topo_get */
+		f2_store_release(&topo, tp);
 }
 
-static void place_ready(void)
+static inline const struct topo *topo_get(void)
 {
-	pthread_once(&place_once, place_init);
+	/* pairs with the release store in topo_load */
+	return f2_load_acquire(&topo);
 }
 
-static int node_of_cpu(int cpu)
+static int node_of_cpu(const struct topo *tp, int cpu)
 {
-	if (place.ncpus == 0) {
-		int n = place.has_libnuma && cpu >= 0 ? numa_node_of_cpu(cpu) : 0;
-		return n < 0 ? 0 : n;
-	}
-	if (cpu < 0 || cpu >= place.ncpus || place.cpu_node[cpu] < 0)
+	if (cpu < 0 || cpu >= tp->ncpus || tp->cpu_node[cpu] < 0)
 		return -1;
-	return place.cpu_node[cpu];
+	return tp->cpu_node[cpu];
 }
 
 /* The node holding every CPU of the thread's affinity mask, or -1. */
-static int node_of_binding(void)
+static int node_of_binding(const struct topo *tp)
 {
-	cpu_set_t *set;
-	size_t sz;
-	int node = -1, ncpu = place.ncpus > 1024 ? place.ncpus : 1024;
+	unsigned long set[MASK_CPUS / (8 * sizeof(unsigned long))];
+	int node = -1, ncpu = tp->ncpus < MASK_CPUS ? tp->ncpus : MASK_CPUS;
 
-	if (!(set = CPU_ALLOC((size_t)ncpu)))
+	if (sched_getaffinity(0, sizeof(set), (cpu_set_t *)set) != 0)
 		return -1;
-	sz = CPU_ALLOC_SIZE((size_t)ncpu);
-	if (sched_getaffinity(0, sz, set) == 0) {
-		for (int cpu = 0; cpu < ncpu; cpu++) {
-			if (!CPU_ISSET_S((size_t)cpu, sz, set))
-				continue;
-			int n = node_of_cpu(cpu);
-			if (n < 0 || (node >= 0 && n != node)) {
-				node = -1;
-				break;
-			}
-			node = n;
-		}
+	for (int cpu = 0; cpu < ncpu; cpu++) {
+		if (!CPU_ISSET_S((size_t)cpu, sizeof(set), (cpu_set_t *)set))
+			continue;
+		int n = node_of_cpu(tp, cpu);
+		if (n < 0 || (node >= 0 && n != node))
+			return -1;
+		node = n;
 	}
-	CPU_FREE(set);
 	return node;
+}
+
+static int place_node(uint64_t d)
+{
+	const struct topo *tp;
+	int node;
+
+	if (DEC_MODE(d) == PLACE_OFF)
+		return -1;
+	if (thread_node >= 0)
+		return thread_node;
+	if (DEC_MODE(d) == PLACE_FIXED)
+		return DEC_FIXED(d);
+	if (!(tp = topo_get()))
+		return DEC_NODES(d) > 1 ? f2_node_self() : 0;
+	if ((node = node_of_binding(tp)) >= 0)
+		return node;
+	node = node_of_cpu(tp, sched_getcpu());
+	return node < 0 ? 0 : node;
 }
 
 int f2_place_node(void)
 {
-	int node;
-
-	place_ready();
-	if (place.mode == PLACE_OFF)
-		return -1;
-	if (thread_node >= 0)
-		return thread_node;
-	if (place.mode == PLACE_FIXED)
-		return place.fixed_node;
-	if (place.ncpus > 0 && (node = node_of_binding()) >= 0)
-		return node;
-	node = node_of_cpu(sched_getcpu());
-	return node < 0 ? 0 : node;
+	return place_node(decided());
 }
 
 /* The node half of a pair sits right after the word, with the word's size. */
@@ -233,14 +332,16 @@ unsigned f2_pair_flags(void *pair, unsigned size)
 	unsigned flags = F2_PRIVATE | size;
 	int node;
 
+	uint64_t d;
+
 	node = pair_node_load(pair, size);
 	if (node == F2_NODE_SHARED)
 		return size;
-	place_ready();
-	if (place.mode == PLACE_OFF)
+	d = decided();
+	if (DEC_MODE(d) == PLACE_OFF)
 		return flags;
 	if (node == F2_NODE_AUTO) {
-		int want = f2_place_node();
+		int want = place_node(d);
 		/* An 8-bit node field cannot hold every node: such a word is
 		 * homed on node 0 rather than on a truncated node. Either way a
 		 * node is recorded, so every thread derives the same flags. */
@@ -259,8 +360,8 @@ int f2_numa_node_of_self(void)
 
 int f2_numa_node_count(void)
 {
-	place_ready();
-	return place.nodes;
+	const struct topo *tp = topo_get();
+	return tp ? tp->nodes : DEC_NODES(decided());
 }
 
 int f2_thread_set_node(int node)

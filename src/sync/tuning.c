@@ -1,12 +1,16 @@
 /* Process-wide tuning knobs of the sync layer.
  *
- * Read from the environment once, on first use:
+ * Read from the environment once, by a constructor (before any lock of the
+ * library can be used; a lock path never runs a once or waits on set-up):
  *   F2SYNC_SPIN=<n>        spin iterations before a lock parks (default 100)
  *   F2SYNC_HANDOFF_NS=<ns> a lock waiter that has waited longer than this gets
  *                          the lock handed to it (default 1 ms)
  *   F2SYNC_REQUEUE=0|1     condvar broadcast requeues waiters onto the mutex
  *                          (1, default) or wakes them all (0)
- * A malformed value is reported on stderr and the default kept.
+ * A malformed value is reported on stderr and the default kept. Until the
+ * constructor ran (a lock taken by another library's constructor), the
+ * defaults apply; a variable that is set then wins over a knob set in code
+ * that early.
  * f2_tuning_set() changes them from code, and f2_tune_set()/f2_tune_get()
  * (runtime.h, the embedding API) one knob at a time; the fields
  * are written and read with relaxed atomics, so a change made while locks are
@@ -18,7 +22,6 @@
  * parking_lot, WebKit and Go: long enough that hand-off (which forbids barging
  * and so costs throughput) is rare, short enough to bound unfairness. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 
 #include "f2sync/runtime.h"
@@ -32,7 +35,6 @@
 #define HANDOFF_NS_MAX     (60ull * 1000000000ull)
 
 static struct f2_tuning tuning = { SPIN_DEFAULT, HANDOFF_NS_DEFAULT, 1 };
-static pthread_once_t tuning_once = PTHREAD_ONCE_INIT;
 
 /* Parses an unsigned decimal environment variable into *out if it is set,
  * well formed and <= max. */
@@ -53,21 +55,24 @@ static void env_u64(const char *name, uint64_t max, uint64_t *out)
 	*out = v;
 }
 
-static void tuning_init(void)
+/* Stores only the knobs the environment changes (see above). */
+__attribute__((constructor)) static void tuning_init(void)
 {
 	uint64_t spin = SPIN_DEFAULT, handoff = HANDOFF_NS_DEFAULT, requeue = 1;
 
 	env_u64("F2SYNC_SPIN", SPIN_MAX, &spin);
 	env_u64("F2SYNC_HANDOFF_NS", HANDOFF_NS_MAX, &handoff);
 	env_u64("F2SYNC_REQUEUE", 1, &requeue);
-	f2_store_relaxed(&tuning.spin, (unsigned)spin);     /* once-only init: pthread_once orders it */
-	f2_store_relaxed(&tuning.handoff_ns, handoff);      /* once-only init: pthread_once orders it */
-	f2_store_relaxed(&tuning.requeue, (int)requeue);    /* once-only init: pthread_once orders it */
+	if (spin != SPIN_DEFAULT)
+		f2_store_relaxed(&tuning.spin, (unsigned)spin);  /* independent knob */
+	if (handoff != HANDOFF_NS_DEFAULT)
+		f2_store_relaxed(&tuning.handoff_ns, handoff);   /* independent knob */
+	if (requeue != 1)
+		f2_store_relaxed(&tuning.requeue, (int)requeue); /* independent knob */
 }
 
 const struct f2_tuning *f2_tuning(void)
 {
-	pthread_once(&tuning_once, tuning_init);
 	return &tuning;
 }
 
@@ -76,7 +81,6 @@ int f2_tuning_set(const struct f2_tuning *t)
 	if (!t || t->spin > SPIN_MAX || t->handoff_ns > HANDOFF_NS_MAX ||
 	    (t->requeue != 0 && t->requeue != 1))
 		return EINVAL;
-	pthread_once(&tuning_once, tuning_init);
 	f2_store_relaxed(&tuning.spin, t->spin);            /* independent knobs: no ordering needed */
 	f2_store_relaxed(&tuning.handoff_ns, t->handoff_ns); /* independent knobs: no ordering needed */
 	f2_store_relaxed(&tuning.requeue, t->requeue);      /* independent knobs: no ordering needed */
@@ -88,7 +92,6 @@ int f2_tuning_set(const struct f2_tuning *t)
  * whole record), and no lock that a fork could leave held. */
 int f2_tune_set(int key, uint64_t value)
 {
-	pthread_once(&tuning_once, tuning_init);
 	switch (key) {
 	case F2_TUNE_SPIN:
 		if (value > SPIN_MAX)
