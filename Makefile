@@ -2,7 +2,7 @@
 # machine lacks, configures and builds, then runs.
 DEPS       := cmake make gcc g++ pkg-config libnuma-dev libhwloc-dev check scdoc
 DEMO_DEPS  := libnsync-dev gnuplot-nox
-TEST_DEPS  := python3 sysbench coreutils
+TEST_DEPS  := python3 sysbench coreutils libjemalloc2 redis-server redis-tools
 JOBS       := $(shell nproc)
 
 .PHONY: all deps demo test bench clean

@@ -7,8 +7,11 @@
  * HWLOC_SYNTHETIC gives this 1-node box 2 or 4 nodes; a thread pinned to OS
  * CPU k must then be placed on the node the synthetic topology puts k in, and
  * each word it is first to contend must record that node. Nodes the kernel
- * does not have must still give working locks. */
+ * does not have must still give working locks.
+ * hwloc is loaded only where a topology matters: several nodes, or a
+ * synthetic or XML topology asked for, and placement not off (issue 11). */
 #include <check.h>
+#include <dlfcn.h>
 #include <numa.h>
 
 #include "f2sync/cond.h"
@@ -247,6 +250,21 @@ START_TEST(zero_words_stay_on_node0)
 }
 END_TEST
 
+/* On a one-node machine nothing loads hwloc; with a synthetic topology (or
+ * several nodes) the library loaded it before main, not on a lock path. */
+START_TEST(hwloc_loaded_only_when_needed)
+{
+	const char *off = getenv("F2SYNC_NUMA"), *syn = getenv("HWLOC_SYNTHETIC");
+	int multi = numa_available() >= 0 && numa_max_node() > 0;
+	int want = !(off && !strcmp(off, "off")) && (multi || (syn && *syn));
+	void *h = dlopen("libhwloc.so.15", RTLD_NOW | RTLD_NOLOAD);
+
+	ck_assert_int_eq(h != NULL, want);
+	if (h)
+		dlclose(h);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("placement");
@@ -256,6 +274,7 @@ int main(void)
 	tcase_add_test(tc, unpinned_thread);
 	tcase_add_test(tc, thread_override);
 	tcase_add_test(tc, zero_words_stay_on_node0);
+	tcase_add_test(tc, hwloc_loaded_only_when_needed);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -1,0 +1,156 @@
+/* start_cost SHIM [RUNS]: what libf2sync-pthread costs a process that never
+ * contends a lock: its start (exec to exit of a program that does nothing)
+ * and its first fork, each with and without the shim preloaded.
+ *
+ * The runs alternate (plain, shim, plain, shim, ...) so that a change in
+ * machine load hits both sides alike; medians are printed. Nothing is
+ * asserted about the times (they depend on the machine and its load): the
+ * test fails only if a run fails. The numbers are quoted in docs/pthread.md.
+ *
+ * start_cost --first-fork: prints how long this process's first fork() took
+ * in the parent, in nanoseconds (the mode the measurement runs). */
+#define _GNU_SOURCE /* asprintf */
+#include <errno.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static long long now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static int first_fork(void)
+{
+	long long t0 = now_ns();
+	pid_t p = fork();
+	long long t1 = now_ns();
+
+	if (p < 0)
+		return 1;
+	if (p == 0)
+		_exit(0);
+	if (waitpid(p, NULL, 0) != p)
+		return 1;
+	printf("%lld\n", t1 - t0);
+	return 0;
+}
+
+/* The environment with LD_PRELOAD=shim added (shim NULL: removed). */
+static char **env_with(const char *shim)
+{
+	size_t n = 0;
+	while (environ[n])
+		n++;
+	char **e = calloc(n + 2, sizeof(*e)), *pre = NULL;
+	size_t k = 0;
+	if (!e)
+		exit(2);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "LD_PRELOAD=", 11))
+			e[k++] = environ[i];
+	if (shim) {
+		if (asprintf(&pre, "LD_PRELOAD=%s", shim) < 0)
+			exit(2);
+		e[k++] = pre;
+	}
+	e[k] = NULL;
+	return e;
+}
+
+/* Runs argv with env; returns its wall time in ns, and its stdout's first
+ * number in *out if out is set. -1 on failure. */
+static long long run(char *const argv[], char **env, long long *out)
+{
+	int fd[2];
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int st;
+	char buf[64] = "";
+
+	if (pipe(fd))
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fd[1], 1);
+	posix_spawn_file_actions_addclose(&fa, fd[0]);
+	long long t0 = now_ns();
+	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, env))
+		return -1;
+	close(fd[1]);
+	ssize_t got = read(fd[0], buf, sizeof(buf) - 1);
+	close(fd[0]);
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	long long t1 = now_ns();
+	posix_spawn_file_actions_destroy(&fa);
+	if (!WIFEXITED(st) || WEXITSTATUS(st))
+		return -1;
+	if (out) {
+		if (got <= 0)
+			return -1;
+		*out = atoll(buf);
+	}
+	return t1 - t0;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+	return (x > y) - (x < y);
+}
+
+static double median_us(long long *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp);
+	return (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) / 1000.0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 2 && !strcmp(argv[1], "--first-fork"))
+		return first_fork();
+	if (argc < 2) {
+		fprintf(stderr, "usage: start_cost SHIM [RUNS]\n");
+		return 2;
+	}
+	int runs = argc > 2 ? atoi(argv[2]) : 200;
+	if (runs < 1 || runs > 100000)
+		return 2;
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return 2;
+	self[n] = 0;
+	char *child_argv[] = { self, "--first-fork", NULL };
+	char **plain = env_with(NULL), **shim = env_with(argv[1]);
+	long long *v[4];
+	for (int i = 0; i < 4; i++)
+		if (!(v[i] = calloc((size_t)runs, sizeof(long long))))
+			return 2;
+	/* v[0], v[1]: process start and exit, plain / shim (the child also does
+	 * its one fork: a few tens of microseconds, the same on both sides);
+	 * v[2], v[3]: that first fork alone, plain / shim */
+	for (int i = 0; i < runs; i++) {
+		if ((v[0][i] = run(child_argv, plain, &v[2][i])) < 0 ||
+		    (v[1][i] = run(child_argv, shim, &v[3][i])) < 0) {
+			fprintf(stderr, "start_cost: a run failed\n");
+			return 1;
+		}
+	}
+	double s0 = median_us(v[0], runs), s1 = median_us(v[1], runs);
+	double f0 = median_us(v[2], runs), f1 = median_us(v[3], runs);
+	printf("start_cost: %d alternating runs, medians\n", runs);
+	printf("  process start to exit: glibc %8.1f us   shim %8.1f us   (+%.1f us)\n",
+	       s0, s1, s1 - s0);
+	printf("  first fork():          glibc %8.1f us   shim %8.1f us   (+%.1f us)\n",
+	       f0, f1, f1 - f0);
+	return 0;
+}
