@@ -4,9 +4,9 @@
  * glibc's entry points are resolved once with dlsym(RTLD_NEXT, ...): under
  * LD_PRELOAD and when linked ahead of libc, "next" is libc.so. They serve the
  * mutexes that glibc initialized itself (robust, priority inherit/protect) and
- * pthread_cancel. Resolution is lazy, so a lock taken by another library's
- * constructor before ours ran still works; concurrent first callers store the
- * same pointers. */
+ * pthread_cancel. They are resolved by the constructor; a lock taken by another
+ * library's constructor before ours ran resolves them itself (concurrent first
+ * callers store the same pointers). */
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -138,6 +138,9 @@ __attribute__((constructor)) static void shim_init(void)
 	const char *e = getenv("F2SYNC_STATS");
 
 	pthread_atfork(NULL, NULL, fork_child);
+	/* dlsym takes the loader's lock: done here, before main, so that only a
+	 * lock taken before this constructor ran resolves on a lock path */
+	(void)f2p_real();
 	if (e && strcmp(e, "0") != 0 && *e) {
 		stats_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 10);
 		if (stats_fd < 0)
