@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,11 +29,19 @@ static long long now_ns(void)
 	return t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
+static long long cpu_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* Prints "<wall ns> <cpu ns>" of the first fork() (the parent's side). */
 static int first_fork(void)
 {
-	long long t0 = now_ns();
+	long long c0 = cpu_ns(), t0 = now_ns();
 	pid_t p = fork();
-	long long t1 = now_ns();
+	long long t1 = now_ns(), c1 = cpu_ns();
 
 	if (p < 0)
 		return 1;
@@ -40,7 +49,7 @@ static int first_fork(void)
 		_exit(0);
 	if (waitpid(p, NULL, 0) != p)
 		return 1;
-	printf("%lld\n", t1 - t0);
+	printf("%lld %lld\n", t1 - t0, c1 - c0);
 	return 0;
 }
 
@@ -66,10 +75,15 @@ static char **env_with(const char *shim)
 	return e;
 }
 
-/* Runs argv with env; returns its wall time in ns, and its stdout's first
- * number in *out if out is set. -1 on failure. */
-static long long run(char *const argv[], char **env, long long *out)
+struct sample {
+	long long wall, cpu;            /* the process, start to exit */
+	long long fork_wall, fork_cpu;  /* its first fork */
+};
+
+/* Runs argv with env into *s. -1 on failure. */
+static int run(char *const argv[], char **env, struct sample *s)
 {
+	struct rusage ru;
 	int fd[2];
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
@@ -87,18 +101,17 @@ static long long run(char *const argv[], char **env, long long *out)
 	close(fd[1]);
 	ssize_t got = read(fd[0], buf, sizeof(buf) - 1);
 	close(fd[0]);
-	if (waitpid(pid, &st, 0) != pid)
+	if (wait4(pid, &st, 0, &ru) != pid)
 		return -1;
 	long long t1 = now_ns();
 	posix_spawn_file_actions_destroy(&fa);
-	if (!WIFEXITED(st) || WEXITSTATUS(st))
+	if (!WIFEXITED(st) || WEXITSTATUS(st) || got <= 0 ||
+	    sscanf(buf, "%lld %lld", &s->fork_wall, &s->fork_cpu) != 2)
 		return -1;
-	if (out) {
-		if (got <= 0)
-			return -1;
-		*out = atoll(buf);
-	}
-	return t1 - t0;
+	s->wall = t1 - t0;
+	s->cpu = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL +
+		 (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
+	return 0;
 }
 
 static int cmp(const void *a, const void *b)
@@ -131,26 +144,30 @@ int main(int argc, char **argv)
 	self[n] = 0;
 	char *child_argv[] = { self, "--first-fork", NULL };
 	char **plain = env_with(NULL), **shim = env_with(argv[1]);
-	long long *v[4];
-	for (int i = 0; i < 4; i++)
-		if (!(v[i] = calloc((size_t)runs, sizeof(long long))))
-			return 2;
-	/* v[0], v[1]: process start and exit, plain / shim (the child also does
-	 * its one fork: a few tens of microseconds, the same on both sides);
-	 * v[2], v[3]: that first fork alone, plain / shim */
+	struct sample *sp = calloc((size_t)runs, sizeof(*sp)), *ss = calloc((size_t)runs, sizeof(*ss));
+	long long *v = calloc((size_t)runs, sizeof(*v));
+	if (!sp || !ss || !v)
+		return 2;
 	for (int i = 0; i < runs; i++) {
-		if ((v[0][i] = run(child_argv, plain, &v[2][i])) < 0 ||
-		    (v[1][i] = run(child_argv, shim, &v[3][i])) < 0) {
+		if (run(child_argv, plain, &sp[i]) || run(child_argv, shim, &ss[i])) {
 			fprintf(stderr, "start_cost: a run failed\n");
 			return 1;
 		}
 	}
-	double s0 = median_us(v[0], runs), s1 = median_us(v[1], runs);
-	double f0 = median_us(v[2], runs), f1 = median_us(v[3], runs);
-	printf("start_cost: %d alternating runs, medians\n", runs);
-	printf("  process start to exit: glibc %8.1f us   shim %8.1f us   (+%.1f us)\n",
-	       s0, s1, s1 - s0);
-	printf("  first fork():          glibc %8.1f us   shim %8.1f us   (+%.1f us)\n",
-	       f0, f1, f1 - f0);
+	printf("start_cost: %d alternating runs, medians in us (glibc / shim / difference)\n", runs);
+	static const char *const names[4] = {
+		"process start to exit, wall", "process start to exit, CPU",
+		"first fork(), wall", "first fork(), CPU (parent)" };
+	for (int k = 0; k < 4; k++) {
+		double m[2];
+		for (int side = 0; side < 2; side++) {
+			const struct sample *x = side ? ss : sp;
+			for (int i = 0; i < runs; i++)
+				v[i] = k == 0 ? x[i].wall : k == 1 ? x[i].cpu :
+				       k == 2 ? x[i].fork_wall : x[i].fork_cpu;
+			m[side] = median_us(v, runs);
+		}
+		printf("  %-30s %9.1f %9.1f %+9.1f\n", names[k], m[0], m[1], m[1] - m[0]);
+	}
 	return 0;
 }
