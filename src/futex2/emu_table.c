@@ -125,15 +125,17 @@ static void place_on(void *p, size_t len, int node)
  * NULL (ENOMEM) leaving tables unset for a later retry. */
 static f2_cold struct emu_tables *setup(void)
 {
-	int n = node_count();
+	int n = node_count(), saved = errno; /* a lock call leaves errno alone */
 	size_t nb = bucket_count(), bytes = nb * sizeof(struct f2_emu_bucket);
 	size_t len = EMU_HEADER + (size_t)n * bytes;
 	struct emu_tables *t, *seen = NULL;
 	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
 	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
-	if (m == MAP_FAILED)
+	if (m == MAP_FAILED) {
+		errno = saved;
 		return NULL;
+	}
 	t = m;
 	t->ntables = n;
 	t->mask = nb - 1;
@@ -142,6 +144,7 @@ static f2_cold struct emu_tables *setup(void)
 	t->first = (char *)m + EMU_HEADER;
 	for (int i = 0; i < n; i++)
 		place_on(t->first + (size_t)i * bytes, bytes, i);
+	errno = saved;
 	/* release: publishes the header (pairs with the acquire in emu_tables);
 	 * acquire on failure: the winner's header (same pairing) */
 	if (f2_cas_acq_rel(&tables, &seen, t))
@@ -259,12 +262,15 @@ void f2_emu_lockw_slow(uint32_t *l)
 /* A fresh chunk of parkers: the first is returned, the rest go to the pool. */
 static struct f2_parker *parker_chunk(void)
 {
+	int saved = errno; /* a lock call leaves errno alone */
 	struct f2_parker *c = mmap(NULL, PARKER_CHUNK, PROT_READ | PROT_WRITE,
 	                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	size_t n = PARKER_CHUNK / sizeof *c;
 
-	if (c == MAP_FAILED)
+	if (c == MAP_FAILED) {
+		errno = saved;
 		return NULL;
+	}
 	for (size_t i = 1; i + 1 < n; i++)
 		c[i].next_free = &c[i + 1];
 	f2_emu_lockw(&emu.pool_lock);

@@ -111,10 +111,11 @@ static enum place_mode parse_env(int *fixed)
 
 static uint64_t place_decide(void)
 {
-	int fixed = 0, nodes = f2_node_count_online();
+	int fixed = 0, nodes = f2_node_count_online(), saved = errno;
 	enum place_mode mode = parse_env(&fixed);
 	uint64_t d, seen = 0;
 
+	errno = saved; /* strtol's: a lock call leaves the caller's errno alone */
 	if (nodes < 1)
 		nodes = 1;
 	if (nodes > DEC_MAX_NODES)
