@@ -154,6 +154,11 @@ struct f2p_held {
 };
 f2_hidden int f2p_mutex_release(pthread_mutex_t *pm, struct f2p_held *h);
 f2_hidden void f2p_mutex_reacquired(pthread_mutex_t *pm, const struct f2p_held *h);
+/* A normal or adaptive mutex that nobody holds, and the lock callbacks a
+ * condvar wait on it uses (glibc waits anyway, see mutex.c). */
+f2_hidden int f2p_mutex_unheld(pthread_mutex_t *pm);
+f2_hidden int f2p_mutex_cb_unlock(void *pm);
+f2_hidden int f2p_mutex_cb_lock(void *pm);
 
 /* stats.c: per-call counters, printed at exit when F2SYNC_STATS=1. -------- */
 enum f2p_stat {

@@ -48,5 +48,6 @@ Suite *conf_cond_suite(void);
 Suite *conf_rwlock_suite(void);
 Suite *conf_barrier_suite(void);
 Suite *conf_process_suite(void);
+Suite *conf_undefined_suite(void);
 
 #endif
