@@ -7,13 +7,7 @@
  * f2_mutex_t, 1: f2_mutex8_t). The suite also runs with F2SYNC_RSEQ=0 (the
  * RMW unlock everywhere). */
 #include <check.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <stdatomic.h>
-#include <stddef.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "f2sync/cond.h"
@@ -22,6 +16,7 @@
 #include "internal/time.h"
 #include "sync/mutex_impl.h"
 #include "unit/sync_test.h"
+#include "common/deny_membarrier.h"
 #include "common/testutil.h"
 
 /* The sanitizer builds run the race a tenth as often (they are 5-20x slower). */
@@ -357,32 +352,6 @@ START_TEST(lost_give_up_passes_the_wake)
 	f2_su_state = saved;
 }
 END_TEST
-
-/* A seccomp filter (all threads: TSYNC) that makes membarrier fail with err. */
-static int deny_membarrier(int err)
-{
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-#if defined(__x86_64__)
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-#else
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_AARCH64, 1, 0),
-#endif
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_membarrier, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)err),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = { (unsigned short)(sizeof(f) / sizeof(f[0])), f };
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-		return -1;
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) != 0)
-		return -1;
-	/* the filter is in force: membarrier now fails with err */
-	return syscall(SYS_membarrier, 0, 0, 0) == -1 && errno == err ? 0 : -1;
-}
 
 #define SC_THREADS 8 /* more than the CPUs */
 #define SC_MUTEXES 4
