@@ -13,35 +13,19 @@
 #include <threads.h>
 #include <time.h>
 
-#define CHECK(cond)                                                              \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			fprintf(stderr, "conf_c11: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-			exit(1);                                                 \
-		}                                                                \
-	} while (0)
+#include "conf_plain.h"
+
 #define OK(call) CHECK((call) == thrd_success)
 
+/* TIME_UTC is CLOCK_REALTIME in glibc (timespec_get). */
 static struct timespec in_ms(long ms)
 {
-	struct timespec t;
-
-	CHECK(timespec_get(&t, TIME_UTC) == TIME_UTC);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
+	return conf_in(CLOCK_REALTIME, ms);
 }
 
 static int reached(const struct timespec *d)
 {
-	struct timespec n;
-
-	timespec_get(&n, TIME_UTC);
-	return n.tv_sec > d->tv_sec || (n.tv_sec == d->tv_sec && n.tv_nsec >= d->tv_nsec);
+	return conf_reached(CLOCK_REALTIME, d);
 }
 
 static void resolve_to_shim(void)

@@ -13,28 +13,9 @@
 #include <string.h>
 #include <time.h>
 
-#define CHECK(cond)                                                              \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			fprintf(stderr, "conf_nokeys: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-			exit(1);                                                 \
-		}                                                                \
-	} while (0)
+#include "conf_plain.h"
+
 #define OK(call) CHECK((call) == 0)
-
-static struct timespec in_ms(clockid_t clk, long ms)
-{
-	struct timespec t;
-
-	clock_gettime(clk, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
 
 /* Creates keys until pthread_key_create fails; it must fail with EAGAIN. */
 static int take_all_keys(void)
@@ -75,7 +56,7 @@ static void mutex_kinds(void)
 	pthread_mutex_t m;
 
 	for (unsigned i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		struct timespec d = in_ms(CLOCK_REALTIME, 100);
+		struct timespec d = conf_in(CLOCK_REALTIME, 100);
 		OK(pthread_mutexattr_init(&a));
 		OK(pthread_mutexattr_settype(&a, kinds[i]));
 		OK(pthread_mutex_init(&m, &a));
@@ -85,7 +66,7 @@ static void mutex_kinds(void)
 		OK(pthread_mutex_unlock(&m));
 		OK(pthread_mutex_timedlock(&m, &d));
 		OK(pthread_mutex_unlock(&m));
-		d = in_ms(CLOCK_MONOTONIC, 100);
+		d = conf_in(CLOCK_MONOTONIC, 100);
 		OK(pthread_mutex_clocklock(&m, CLOCK_MONOTONIC, &d));
 		OK(pthread_mutex_unlock(&m));
 		OK(pthread_mutex_destroy(&m));
@@ -102,16 +83,16 @@ static void timeouts(int write)
 	OK(pthread_barrier_init(&hold_b, NULL, 2));
 	OK(pthread_create(&t, NULL, holder, write ? &t : NULL));
 	pthread_barrier_wait(&hold_b);
-	d = in_ms(CLOCK_REALTIME, 20);
+	d = conf_in(CLOCK_REALTIME, 20);
 	CHECK(pthread_mutex_timedlock(&held_m, &d) == ETIMEDOUT);
-	d = in_ms(CLOCK_REALTIME, 20);
+	d = conf_in(CLOCK_REALTIME, 20);
 	CHECK(pthread_rwlock_timedwrlock(&held_rw, &d) == ETIMEDOUT);
 	if (write) {
-		d = in_ms(CLOCK_MONOTONIC, 20);
+		d = conf_in(CLOCK_MONOTONIC, 20);
 		CHECK(pthread_rwlock_clockrdlock(&held_rw, CLOCK_MONOTONIC, &d) == ETIMEDOUT);
 		CHECK(pthread_rwlock_tryrdlock(&held_rw) == EBUSY);
 	} else {
-		d = in_ms(CLOCK_REALTIME, 20);
+		d = conf_in(CLOCK_REALTIME, 20);
 		OK(pthread_rwlock_timedrdlock(&held_rw, &d));
 		OK(pthread_rwlock_unlock(&held_rw));
 		CHECK(pthread_rwlock_trywrlock(&held_rw) == EBUSY);
@@ -157,7 +138,7 @@ static void *worker(void *arg)
 		OK(pthread_mutex_lock(&cm));
 		while (turn % THREADS != id) {
 			if (i % 2) {
-				struct timespec d = in_ms(CLOCK_REALTIME, 5);
+				struct timespec d = conf_in(CLOCK_REALTIME, 5);
 				int r = pthread_cond_timedwait(&cc, &cm, &d);
 				CHECK(r == 0 || r == ETIMEDOUT);
 			} else {

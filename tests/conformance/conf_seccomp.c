@@ -15,14 +15,8 @@
 #include <time.h>
 
 #include "../common/deny_membarrier.h"
+#include "conf_plain.h"
 
-#define CHECK(cond)                                                              \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			fprintf(stderr, "conf_seccomp: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-			exit(1);                                                 \
-		}                                                                \
-	} while (0)
 
 #define THREADS 8 /* more than the CPUs of the test machine */
 #define MUTEXES 4
