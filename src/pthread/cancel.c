@@ -87,16 +87,17 @@ __attribute__((constructor)) static void cancel_init(void)
 
 void f2p_waiter_enter(pthread_cond_t *pc)
 {
-	f2_store_seq(&me.cond, pc);
+	f2_store_seq(&me.cond, pc); /* pairs with the canceller's load of cond */
 }
 
 void f2p_waiter_leave(void)
 {
 	uint32_t b;
 
-	f2_store_seq(&me.cond, NULL);
-	if (f2_likely(!f2_load_seq(&me.req)))
+	f2_store_seq(&me.cond, NULL); /* pairs with the canceller's load of cond */
+	if (f2_likely(!f2_load_seq(&me.req))) /* pairs with the canceller's store */
 		return;
+	/* pairs with the canceller's decrement: it is done with the condvar */
 	while ((b = f2_load_seq(&me.busy)) != 0)
 		f2_futex_wait(&me.busy, b, BUSY_MASK, BUSY_FLAGS, NULL, CLOCK_MONOTONIC);
 }
@@ -105,7 +106,7 @@ int f2p_cancel_pending(void)
 {
 	int state;
 
-	if (f2_likely(!f2_load_seq(&me.req)))
+	if (f2_likely(!f2_load_seq(&me.req))) /* pairs with the canceller's store */
 		return 0;
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &state);
 	pthread_setcancelstate(state, NULL);
@@ -121,13 +122,13 @@ int F2P_IMPL(pthread_cancel)(pthread_t th)
 	if (r != 0)
 		return r;
 	w = record_of(th);
-	f2_add_seq(&w->busy, 1);
-	f2_store_seq(&w->req, 1);
-	pc = f2_load_seq(&w->cond);
+	f2_add_seq(&w->busy, 1);    /* pairs with the waiter's load of busy */
+	f2_store_seq(&w->req, 1);   /* pairs with the waiter's loads of req */
+	pc = f2_load_seq(&w->cond); /* pairs with the waiter's stores of cond */
 	if (pc)
 		f2_cond_broadcast(&F2P_COND(pc)->c);
 	/* from here on the waiter may return and free the condvar */
-	if (f2_sub_seq(&w->busy, 1) == 1)
+	if (f2_sub_seq(&w->busy, 1) == 1) /* pairs with the waiter's load of busy */
 		f2_futex_wake(&w->busy, BUSY_MASK, INT_MAX, BUSY_FLAGS);
 	return 0;
 }
