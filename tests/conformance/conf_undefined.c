@@ -131,7 +131,7 @@ END_TEST
 
 /* A condvar wait with a normal mutex the caller does not hold: glibc waits
  * (its release is a no-op), times out and returns holding the mutex. The
- * errorcheck kind refuses with EPERM. */
+ * errorcheck and recursive kinds refuse with EPERM. */
 START_TEST(cond_wait_unheld_mutex)
 {
 	static const struct timespec past = { 0, 0 };
@@ -147,10 +147,13 @@ START_TEST(cond_wait_unheld_mutex)
 	ck_assert_int_eq(pthread_mutex_trylock(&m), EBUSY);
 	CONF_OK(pthread_mutex_unlock(&m));
 
-	mutex_of(&m, PTHREAD_MUTEX_ERRORCHECK, PTHREAD_PROCESS_PRIVATE);
-	ck_assert_int_eq(pthread_cond_timedwait(&c, &m, &past), EPERM);
-	CONF_OK(pthread_mutex_trylock(&m)); /* still free */
-	CONF_OK(pthread_mutex_unlock(&m));
+	for (int i = 0; i < 2; i++) {
+		mutex_of(&m, i ? PTHREAD_MUTEX_RECURSIVE : PTHREAD_MUTEX_ERRORCHECK,
+			 PTHREAD_PROCESS_PRIVATE);
+		ck_assert_int_eq(pthread_cond_timedwait(&c, &m, &past), EPERM);
+		CONF_OK(pthread_mutex_trylock(&m)); /* still free */
+		CONF_OK(pthread_mutex_unlock(&m));
+	}
 }
 END_TEST
 
