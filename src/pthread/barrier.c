@@ -34,14 +34,18 @@ int F2P_IMPL(pthread_barrier_init)(pthread_barrier_t *pb, const pthread_barriera
 }
 F2P_EXPORT_LIBC(pthread_barrier_init);
 
+/* glibc: destroying a destroyed barrier returns 0 (f2_barrier_destroy's
+ * EINVAL is for the native API). */
 int F2P_IMPL(pthread_barrier_destroy)(pthread_barrier_t *pb)
 {
 	struct f2p_barrier *b = F2P_BARRIER(pb);
+	int r;
 
 	f2p_stat(F2P_ST_DESTROY);
 	if (b->mode != F2P_BARRIER_F2)
 		return f2p_count_barrier_destroy(&b->cb);
-	return f2_barrier_destroy(&b->b);
+	r = f2_barrier_destroy(&b->b);
+	return r == EINVAL ? 0 : r;
 }
 F2P_EXPORT_LIBC(pthread_barrier_destroy);
 

@@ -7,6 +7,9 @@
  * A wait releases the pthread mutex's bookkeeping (owner, recursion depth:
  * mutex.c), lets f2_cond release and retake the f2sync word, and restores the
  * bookkeeping, so a recursive mutex keeps its depth across the wait.
+ * A normal or adaptive mutex that the caller does not hold is waited on as
+ * glibc does (released as a no-op, taken on the way out) rather than refused
+ * with EPERM, which would turn a program's wait loop into a busy loop.
  * Waits are cancellation points (cancel.c): a pending cancel is acted on at
  * entry and after the wait, both with the mutex held, so the cleanup handlers
  * always run with the mutex re-acquired, as POSIX requires.
@@ -81,6 +84,11 @@ static int wait_common(pthread_cond_t *pc, pthread_mutex_t *pm, const struct tim
 	if (F2P_MUTEX(pm)->kind & F2P_KIND_GLIBC) {
 		x.unlock = glibc_unlock;
 		x.lock = glibc_lock;
+	} else if (f2p_mutex_unheld(pm)) {
+		x.unlock = f2p_mutex_cb_unlock;
+		x.lock = f2p_mutex_cb_lock;
+	}
+	if (x.unlock) {
 		x.arg = pm;
 		f2p_waiter_enter(pc);
 		r = f2_cond_wait_ext(&F2P_COND(pc)->c, NULL, abs, clk, &x);

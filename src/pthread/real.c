@@ -99,7 +99,7 @@ static const char *const stat_names[F2P_ST_COUNT] = {
 	[F2P_ST_RW_RDLOCK] = "rwlock_rdlock", [F2P_ST_RW_WRLOCK] = "rwlock_wrlock",
 	[F2P_ST_RW_TRY] = "rwlock_try", [F2P_ST_RW_TIMED] = "rwlock_timed",
 	[F2P_ST_RW_UNLOCK] = "rwlock_unlock", [F2P_ST_BARRIER_WAIT] = "barrier_wait",
-	[F2P_ST_INIT] = "init", [F2P_ST_DESTROY] = "destroy",
+	[F2P_ST_INIT] = "init", [F2P_ST_DESTROY] = "destroy", [F2P_ST_C11] = "c11",
 };
 
 void f2p_stat_slow(enum f2p_stat s)
@@ -119,7 +119,7 @@ static void stats_print(void)
 			/* counters only: read after the program's last call */
 			sum[s] += f2_load_relaxed(&shards[i].n[s]);
 	for (unsigned s = 0; s < F2P_ST_COUNT; s++)
-		if (s != F2P_ST_MUTEX_GLIBC)
+		if (s != F2P_ST_MUTEX_GLIBC && s != F2P_ST_C11) /* counted once */
 			total += sum[s];
 	len = snprintf(line, sizeof(line), "f2sync-pthread: pid %d f2sync_calls=%lu",
 		       (int)getpid(), total);

@@ -14,7 +14,10 @@
  * Prefer-reader: a reader enters while other readers hold the lock, even with
  * writers queued (so recursive read locks cannot deadlock, and readers are not
  * held back, as in glibc); the writer kinds let queued writers go first, except
- * for a thread that already holds a read lock (f2_rwlock's own rule). */
+ * for a thread that already holds a read lock (f2_rwlock's own rule).
+ * Unlocking a lock held in neither mode returns 0, as glibc does (which never
+ * fails an unlock); f2_rwlock_unlock's EPERM is for the native API, and the
+ * lock is left as it was. */
 #include <errno.h>
 #include <string.h>
 
@@ -160,9 +163,12 @@ F2P_EXPORT_LIBC(pthread_rwlock_trywrlock);
 
 int F2P_IMPL(pthread_rwlock_unlock)(pthread_rwlock_t *rw)
 {
+	int r;
+
 	f2p_stat(F2P_ST_RW_UNLOCK);
 	if (writer_of(rw) == f2p_tid())
 		set_writer(rw, 0);
-	return f2_rwlock_unlock(F2P_RWLOCK(rw));
+	r = f2_rwlock_unlock(F2P_RWLOCK(rw));
+	return r == EPERM ? 0 : r;
 }
 F2P_EXPORT_LIBC(pthread_rwlock_unlock);

@@ -154,6 +154,26 @@ struct f2p_held {
 };
 f2_hidden int f2p_mutex_release(pthread_mutex_t *pm, struct f2p_held *h);
 f2_hidden void f2p_mutex_reacquired(pthread_mutex_t *pm, const struct f2p_held *h);
+/* A normal or adaptive mutex that nobody holds, and the lock callbacks a
+ * condvar wait on it uses (glibc waits anyway, see mutex.c). */
+f2_hidden int f2p_mutex_unheld(pthread_mutex_t *pm);
+f2_hidden int f2p_mutex_cb_unlock(void *pm);
+f2_hidden int f2p_mutex_cb_lock(void *pm);
+
+/* The shim's own pthread calls that c11.c builds on (mutex.c, cond.c). */
+int f2p_pthread_mutex_init(pthread_mutex_t *pm, const pthread_mutexattr_t *attr);
+int f2p_pthread_mutex_destroy(pthread_mutex_t *pm);
+int f2p_pthread_mutex_lock(pthread_mutex_t *pm);
+int f2p_pthread_mutex_trylock(pthread_mutex_t *pm);
+int f2p_pthread_mutex_timedlock(pthread_mutex_t *pm, const struct timespec *abs);
+int f2p_pthread_mutex_unlock(pthread_mutex_t *pm);
+int f2p_pthread_cond_init(pthread_cond_t *pc, const pthread_condattr_t *attr);
+int f2p_pthread_cond_destroy(pthread_cond_t *pc);
+int f2p_pthread_cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm);
+int f2p_pthread_cond_timedwait(pthread_cond_t *pc, pthread_mutex_t *pm,
+			       const struct timespec *abs);
+int f2p_pthread_cond_signal(pthread_cond_t *pc);
+int f2p_pthread_cond_broadcast(pthread_cond_t *pc);
 
 /* stats.c: per-call counters, printed at exit when F2SYNC_STATS=1. -------- */
 enum f2p_stat {
@@ -163,6 +183,7 @@ enum f2p_stat {
 	F2P_ST_RW_RDLOCK, F2P_ST_RW_WRLOCK, F2P_ST_RW_TRY, F2P_ST_RW_TIMED, F2P_ST_RW_UNLOCK,
 	F2P_ST_BARRIER_WAIT,
 	F2P_ST_INIT, F2P_ST_DESTROY,
+	F2P_ST_C11,         /* calls through <threads.h>, also counted as their pthread call */
 	F2P_ST_COUNT
 };
 f2_hidden extern int f2p_stats_on;

@@ -4,7 +4,8 @@
  * x86-64 glibc 2.36 pthread_mutex_{init,destroy,lock,unlock} are
  * @@GLIBC_2.2.5, pthread_cond_* @@GLIBC_2.3.2 (old-ABI @GLIBC_2.2.5), the
  * *clock* calls @GLIBC_2.30, and everything glibc 2.34 moved into libc.so is
- * @@GLIBC_2.34 with the older version kept as a compat symbol. aarch64 starts at
+ * @@GLIBC_2.34 with the older version kept as a compat symbol (the C11 mtx_* and
+ * cnd_* calls: @GLIBC_2.28, on both architectures). aarch64 starts at
  * GLIBC_2.17. The shim defines the same (name, version) pairs, so that under
  * LD_PRELOAD every binding resolves here first; the matching version script
  * (libf2sync-pthread.<arch>.map) declares the nodes and hides the rest. */
@@ -22,6 +23,7 @@
 #else
 #error "libf2sync-pthread: add this architecture's glibc symbol versions"
 #endif
+#define F2P_V_C11   "GLIBC_2.28"
 #define F2P_V_CLOCK "GLIBC_2.30"
 #define F2P_V_LIBC  "GLIBC_2.34"
 
@@ -47,6 +49,9 @@
 	F2P_DEFAULT(name, F2P_V_LIBC); F2P_COMPAT(name, base, F2P_V_BASE)
 #define F2P_EXPORT_CLOCK(name) \
 	F2P_DEFAULT(name, F2P_V_LIBC); F2P_COMPAT(name, clock, F2P_V_CLOCK)
+/* C11 <threads.h>: glibc 2.28 added them to libpthread, 2.34 moved them. */
+#define F2P_EXPORT_C11(name) \
+	F2P_DEFAULT(name, F2P_V_LIBC); F2P_COMPAT(name, c11, F2P_V_C11)
 #if F2P_COND_HAS_OLD_ABI
 #define F2P_EXPORT_COND(name) \
 	F2P_DEFAULT(name, F2P_V_COND); F2P_COMPAT(name, old, F2P_V_BASE)

@@ -30,7 +30,15 @@ struct mx_waiter {
 	clockid_t clk;
 	uint64_t t0;                    /* CLOCK_MONOTONIC ns when it began to wait */
 	int starving;                   /* owns the STARVE bit */
+	uint64_t recheck_ns;            /* store unlock LOST: the next sleep's bound */
 };
+
+/* Store unlock LOST (store_unlock.h): a sleep on the word lasts at most
+ * recheck_ns, which doubles from RECHECK_MIN_NS up to RECHECK_MAX_NS, so a
+ * waiter whose mark was wiped finds out within about the time it has already
+ * waited, and a long wait costs one wake-up a second. */
+#define RECHECK_MIN_NS 1000000ull
+#define RECHECK_MAX_NS 1000000000ull
 
 /* Starvers alive in this process: raised before a waiter sets STARVE, lowered
  * when it claims its turn or gives it up. fork() leaves in the child only the
@@ -98,12 +106,13 @@ static void starver_done(struct mx_waiter *me)
  * the new value. An owner may be releasing a word that is exactly HELD
  * with a plain store (store_unlock.h): the CAS then also sets the sticky
  * CONTENDED, and the fence restarts such an owner so that it sees our bits
- * and takes the RMW unlock, which wakes us. */
+ * and takes the RMW unlock, which wakes us. If the fence fails, the state is
+ * LOST from then on and park() bounds our sleeps. */
 static int mark(const struct mx_waiter *me, unsigned *v, unsigned want, int release)
 {
 	unsigned old = *v;
 
-	if (f2_load_relaxed(&f2_su_ready))
+	if (f2_load_relaxed(&f2_su_state) == F2_SU_ON)
 		want |= F2_MX_CONTENDED;
 	if (!(release ? cas_release(me->w, me->size, v, want)
 	              : f2_mx_cas_relaxed(me->w, me->size, v, want)))
@@ -147,20 +156,56 @@ static int waited_too_long(const struct mx_waiter *me)
 	return f2_now_ns(CLOCK_MONOTONIC) - me->t0 >= limit;
 }
 
+/* Store unlock LOST: the deadline of the next sleep, at most recheck_ns
+ * away on the caller's clock. Sets *abs to it and returns 1, or returns 0
+ * when the caller's own deadline comes first. */
+static int recheck_deadline(struct mx_waiter *me, struct timespec *ts,
+                            const struct timespec **abs)
+{
+	uint64_t t = f2_now_ns(me->clk) + me->recheck_ns;
+
+	if (me->recheck_ns < RECHECK_MAX_NS)
+		me->recheck_ns *= 2;
+	ts->tv_sec = (time_t)(t / F2_NSEC_PER_SEC);
+	ts->tv_nsec = (long)(t % F2_NSEC_PER_SEC);
+	if (me->abs && f2_timespec_cmp(me->abs, ts) <= 0)
+		return 0;
+	*abs = ts;
+	return 1;
+}
+
 /* Sleeps while the word is v. Returns 0, -EAGAIN, -EINTR or -ETIMEDOUT.
  * If no backend can park this word (a forced backend the kernel lacks, a size
- * nobody serves), it yields instead: slower, never wrong. */
-static int park(const struct mx_waiter *me, unsigned v)
+ * nobody serves), it yields instead: slower, never wrong. With store unlock
+ * LOST the sleep is bounded (recheck_deadline): a store unlock that read ON
+ * before may wipe the word under us without a wake. */
+static int park(struct mx_waiter *me, unsigned v)
 {
 	unsigned mask = me->starving ? F2_MX_WAIT_STARVING : F2_MX_WAIT_NORMAL;
-	int r = f2_park(me->w, v, mask, me->flags, me->abs, me->clk);
+	const struct timespec *abs = me->abs;
+	struct timespec ts;
+	int bounded = f2_unlikely(f2_su_lost()) && recheck_deadline(me, &ts, &abs);
+	int r = f2_park(me->w, v, mask, me->flags, abs, me->clk);
 
+	if (r == -ETIMEDOUT && bounded)
+		return 0; /* our recheck, not the caller's deadline */
 	if (r == 0 || r == -EAGAIN || r == -EINTR || r == -ETIMEDOUT)
 		return r;
 	if (me->abs && f2_deadline_passed(me->abs, me->clk))
 		return -ETIMEDOUT;
 	sched_yield();
 	return 0;
+}
+
+/* Store unlock LOST: a waiter that leaves without the mutex may have been
+ * the one whose mark a store unlock wiped, and so owe a wake to waiters that
+ * sleep on the word unbounded (condvar waiters requeued onto it): it passes
+ * the duty on to one of them, which then takes the mutex with PARKED. */
+static int leave(const struct mx_waiter *me)
+{
+	if (f2_unlikely(f2_su_lost()))
+		f2_futex_wake(me->w, F2_MX_WAKE_ANY, 1, me->flags);
+	return ETIMEDOUT;
 }
 
 /* The deadline passed: take the mutex if it is free for us, else make sure
@@ -185,7 +230,7 @@ static int give_up(struct mx_waiter *me)
 			want &= ~F2_MX_STARVE;
 		if (want == v || mark(me, &v, want, 0)) {
 			starver_done(me);
-			return ETIMEDOUT;
+			return leave(me);
 		}
 	}
 }
@@ -231,7 +276,7 @@ static int lock_round(struct mx_waiter *me, unsigned v)
 int f2_mx_lock_slow(void *w, unsigned size, const struct timespec *abs, clockid_t clk,
                     int contended)
 {
-	struct mx_waiter me = { w, size, 0, abs, clk, 0, 0 };
+	struct mx_waiter me = { w, size, 0, abs, clk, 0, 0, RECHECK_MIN_NS };
 	int r;
 
 	if (spin_acquire(w, size, contended ? F2_MX_HELD | F2_MX_PARKED : F2_MX_HELD) == 0)

@@ -45,6 +45,10 @@
  * the changed word: the marker is still awake and will take the mutex with
  * PARKED set (or mark again), so it carries the wake-up owed to any waiter
  * that parked on its mark; a starver whose STARVE was wiped queues again.
+ * If a fence fails (store unlock LOST, store_unlock.h), nothing makes the
+ * wiping store happen before the marker's sleep any more: every sleep in the
+ * lock loop is then bounded and a waiter that times out wakes one in its
+ * place (mutex_core.c; proof in docs/design/mutex.md, "Losing membarrier").
  * Condvar waiters wait on their cond word with WAIT_NORMAL: after a requeue
  * onto the mutex word they are ordinary mutex waiters.
  */
@@ -148,7 +152,7 @@ static f2_always_inline int f2_mx_trylock(void *w, unsigned size)
 
 static f2_always_inline int f2_mx_unlock(void *w, unsigned size)
 {
-	if (f2_likely(f2_load_relaxed(&f2_su_ready))) {
+	if (f2_likely(f2_load_relaxed(&f2_su_state) == F2_SU_ON)) {
 		if (f2_likely(f2_su_release(w, size, F2_MX_HELD)))
 			return 0;
 	} else if (size == F2_SIZE_U8) {

@@ -25,6 +25,20 @@
  * architecture; elsewhere the RMW unlock is used).
  * Disabled under ThreadSanitizer, which cannot see a store made in assembly,
  * and by F2SYNC_RSEQ=0 (the test suite runs both ways).
+ *
+ * The process-wide state (f2_su_state):
+ *   F2_SU_OFF   never on: every unlock is an RMW, a mark needs no fence.
+ *   F2_SU_ON    an owner may release an exactly-HELD word by a store; a mark
+ *               of an exactly-HELD word fences.
+ *   F2_SU_LOST  a fence failed (membarrier denied by a seccomp filter
+ *               installed after start-up, or out of memory): no unlock starts
+ *               a store unlock any more, but one that read ON before may
+ *               still commit over a mark. Such a wipe cannot be ruled out any
+ *               more, so the mutex's waiters never sleep unbounded and a
+ *               waiter that gives up passes its wake on (mutex_core.c; proof
+ *               in docs/design/mutex.md, "Losing membarrier").
+ * Transitions: OFF -> ON once, in the constructor, before any lock is used;
+ * ON -> LOST once, by the first fence that fails. Never back.
  */
 #ifndef F2_SYNC_STORE_UNLOCK_H
 #define F2_SYNC_STORE_UNLOCK_H
@@ -45,14 +59,25 @@
 #define F2_HAVE_STORE_UNLOCK 0
 #endif
 
-/* 1 once rseq and membarrier-rseq are known to work (set by a constructor
- * before any thread of this library's user can call in; never changes). */
-f2_hidden extern int f2_su_ready;
+#define F2_SU_OFF  0
+#define F2_SU_ON   1
+#define F2_SU_LOST 2
 
-/* Restarts every store unlock in progress in this process; a no-op when
- * store unlock is off. The caller has just set bits on a word that was
- * exactly HELD. */
+/* The state above; read relaxed everywhere (each reader needs only its own
+ * view of it: see the proof). */
+f2_hidden extern int f2_su_state;
+
+/* Restarts every store unlock in progress in this process; a no-op unless
+ * the state is ON. The caller has just set bits on a word that was exactly
+ * HELD. If membarrier fails, the state becomes LOST instead (never aborts). */
 f2_hidden void f2_su_fence(void);
+
+/* 1 once a fence has failed: the caller's marks may be wiped by a store
+ * unlock that began before, so it must not sleep unbounded on a mutex word. */
+static inline int f2_su_lost(void)
+{
+	return f2_load_relaxed(&f2_su_state) == F2_SU_LOST;
+}
 
 #if F2_HAVE_STORE_UNLOCK
 /* The critical section for a word of suffix sfx ("b" or "l"): if *w == held,

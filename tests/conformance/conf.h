@@ -10,28 +10,7 @@
 #include <pthread.h>
 #include <time.h>
 
-static inline struct timespec conf_in(clockid_t clk, long ms)
-{
-	struct timespec t;
-
-	clock_gettime(clk, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
-/* 1 if clock clk has reached t. */
-static inline int conf_reached(clockid_t clk, const struct timespec *t)
-{
-	struct timespec n;
-
-	clock_gettime(clk, &n);
-	return n.tv_sec > t->tv_sec || (n.tv_sec == t->tv_sec && n.tv_nsec >= t->tv_nsec);
-}
+#include "conf_plain.h"
 
 static inline void conf_sleep_ms(long ms)
 {
@@ -48,5 +27,6 @@ Suite *conf_cond_suite(void);
 Suite *conf_rwlock_suite(void);
 Suite *conf_barrier_suite(void);
 Suite *conf_process_suite(void);
+Suite *conf_undefined_suite(void);
 
 #endif

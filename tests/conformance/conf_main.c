@@ -39,6 +39,7 @@ int main(void)
 	srunner_add_suite(sr, conf_rwlock_suite());
 	srunner_add_suite(sr, conf_barrier_suite());
 	srunner_add_suite(sr, conf_process_suite());
+	srunner_add_suite(sr, conf_undefined_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -8,11 +8,15 @@
  * RMW unlock everywhere). */
 #include <check.h>
 #include <stdatomic.h>
+#include <sys/wait.h>
 
+#include "f2sync/cond.h"
 #include "f2sync/mutex.h"
 #include "f2sync/runtime.h"
+#include "internal/time.h"
 #include "sync/mutex_impl.h"
 #include "unit/sync_test.h"
+#include "common/deny_membarrier.h"
 #include "common/testutil.h"
 
 /* The sanitizer builds run the race a tenth as often (they are 5-20x slower). */
@@ -65,7 +69,7 @@ START_TEST(enabled_as_configured)
 {
 	/* This suite runs on x86-64 Linux 6.x with glibc 2.36 (rseq registered)
 	 * unless a sanitizer that cannot see the asm store is on. */
-	ck_assert_int_eq(f2_su_ready, F2_HAVE_STORE_UNLOCK && !rseq_off());
+	ck_assert_int_eq(f2_su_state, F2_HAVE_STORE_UNLOCK && !rseq_off() ? F2_SU_ON : F2_SU_OFF);
 }
 END_TEST
 
@@ -150,7 +154,7 @@ START_TEST(contended_bit_lifecycle)
 		sched_yield();
 	atomic_store(&r.m, RACE_END);
 	pthread_join(t, NULL);
-	ck_assert_uint_eq(word_of(w, m), f2_su_ready ? F2_MX_CONTENDED : F2_MX_UNLOCKED);
+	ck_assert_uint_eq(word_of(w, m), f2_su_state == F2_SU_ON ? F2_MX_CONTENDED : F2_MX_UNLOCKED);
 
 	for (n = 0; n < 64 && word_of(w, m) != F2_MX_UNLOCKED; n++) {
 		ck_assert_int_eq(w->lock(m), 0);
@@ -238,6 +242,251 @@ START_TEST(shared_mutex_stays_contended)
 }
 END_TEST
 
+/* Losing membarrier (docs/design/mutex.md, "Losing membarrier"). A store
+ * unlock that read ON before the loss may commit over a waiter's mark
+ * without a wake; the tests play that owner by storing 0 into the word. */
+static void wipe(const struct width *w, void *m)
+{
+	if (w->size == 2)
+		__atomic_store_n((uint8_t *)m, 0, __ATOMIC_RELEASE);
+	else
+		__atomic_store_n((uint32_t *)m, 0, __ATOMIC_RELEASE);
+}
+
+/* A waiter asleep on a word whose marks get wiped still takes the mutex:
+ * with the state LOST its sleeps are bounded. */
+START_TEST(lost_sleep_is_bounded)
+{
+	const struct width *w = &W[_i];
+	void *m = mx_new(w);
+	struct race r = { w, NULL, 0, 0 };
+	int saved = f2_su_state;
+	pthread_t t;
+
+	f2_su_state = F2_SU_LOST; /* as after a failed fence */
+	ck_assert_int_eq(w->lock(m), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, locker, &r), 0);
+	atomic_store(&r.m, m);
+	while (!__atomic_load_n(&r.tid, __ATOMIC_SEQ_CST) || atomic_load(&r.m))
+		sched_yield();
+	wait_parked(r.tid, w->flags);
+	/* (STARVE too once it has waited handoff_ns: its rechecks see that) */
+	ck_assert_uint_eq(word_of(w, m) & ~F2_MX_STARVE, F2_MX_HELD | F2_MX_PARKED);
+	wipe(w, m); /* no wake follows */
+	while (atomic_load(&r.taken) != 1)
+		sched_yield();
+	atomic_store(&r.m, RACE_END);
+	pthread_join(t, NULL);
+	ck_assert_uint_eq(word_of(w, m), F2_MX_UNLOCKED);
+	f2_su_state = saved;
+	free(m);
+}
+END_TEST
+
+/* A waiter that times out after its mark passes the wake on: here the only
+ * other waiter is a condvar waiter requeued onto the mutex word, which
+ * sleeps unbounded; the mark is then wiped. */
+struct requeued {
+	f2_cond_t c;
+	f2_mutex_t m;
+	atomic_int waiting, done;
+	pid_t tid;
+};
+
+static void *cond_waiter(void *arg)
+{
+	struct requeued *q = arg;
+
+	__atomic_store_n(&q->tid, test_gettid(), __ATOMIC_SEQ_CST);
+	ck_assert_int_eq(f2_mutex_lock(&q->m), 0);
+	atomic_store(&q->waiting, 1);
+	ck_assert_int_eq(f2_cond_wait(&q->c, &q->m), 0);
+	ck_assert_int_eq(f2_mutex_unlock(&q->m), 0);
+	atomic_store(&q->done, 1);
+	return NULL;
+}
+
+static void *timed_locker(void *arg)
+{
+	struct requeued *q = arg;
+	struct timespec d;
+
+	clock_gettime(CLOCK_MONOTONIC, &d);
+	d.tv_nsec += 20000000;
+	if (d.tv_nsec >= 1000000000) {
+		d.tv_sec++;
+		d.tv_nsec -= 1000000000;
+	}
+	ck_assert_int_eq(f2_mutex_timedlock(&q->m, &d, CLOCK_MONOTONIC), ETIMEDOUT);
+	return NULL;
+}
+
+START_TEST(lost_give_up_passes_the_wake)
+{
+	struct requeued q = { F2_COND_INITIALIZER, F2_MUTEX_INITIALIZER, 0, 0, 0 };
+	struct f2_futex_waitv ft[2];
+	int saved = f2_su_state;
+	pthread_t r, t;
+
+	f2_su_state = F2_SU_LOST;
+	ck_assert_int_eq(pthread_create(&r, NULL, cond_waiter, &q), 0);
+	while (!atomic_load(&q.waiting))
+		sched_yield();
+	wait_parked(__atomic_load_n(&q.tid, __ATOMIC_SEQ_CST), F2_SIZE_U32 | F2_PRIVATE);
+	ck_assert_int_eq(f2_mutex_lock(&q.m), 0); /* exactly HELD */
+	/* what broadcast does to a waiter beyond the two it wakes */
+	memset(ft, 0, sizeof(ft));
+	ft[0].uaddr = &q.c;
+	ft[0].val = __atomic_load_n(&q.c.seq, __ATOMIC_SEQ_CST);
+	ft[0].flags = f2_pair_flags(&q.c, F2_SIZE_U32);
+	ft[1].uaddr = &q.m;
+	ft[1].flags = f2_pair_flags(&q.m, F2_SIZE_U32);
+	ck_assert_int_eq(f2_futex_requeue(ft, 0, 1), 1);
+	/* the timed waiter marks HELD -> HELD|PARKED, times out, wakes one */
+	ck_assert_int_eq(pthread_create(&t, NULL, timed_locker, &q), 0);
+	pthread_join(t, NULL);
+	wipe(&W[0], &q.m);
+	pthread_join(r, NULL);
+	ck_assert_int_eq(atomic_load(&q.done), 1);
+	ck_assert_uint_eq(q.m.word, F2_MX_UNLOCKED);
+	f2_su_state = saved;
+}
+END_TEST
+
+#define SC_THREADS 8 /* more than the CPUs */
+#define SC_MUTEXES 4
+
+struct sc_run {
+	const struct width *w;
+	void *m[SC_MUTEXES];
+	long count[SC_MUTEXES];
+	int err;
+	atomic_int denied, stop;
+};
+
+/* Locks (every fourth time with a deadline 0.2 ms away, so that give-ups
+ * happen too) until stop; returns the acquisitions it made. */
+static void *sc_worker(void *arg)
+{
+	struct sc_run *s = arg;
+	unsigned x = (unsigned)test_gettid();
+	long mine = 0;
+
+	for (long i = 0; !atomic_load_explicit(&s->stop, memory_order_relaxed); i++) {
+		int k = (int)((x = x * 1103515245u + 12345u) >> 16) % SC_MUTEXES;
+		void *m = s->m[k];
+		if (i % 4 == 0) {
+			struct timespec d;
+			int r;
+			clock_gettime(CLOCK_MONOTONIC, &d);
+			d.tv_nsec += 200000;
+			if (d.tv_nsec >= 1000000000) {
+				d.tv_sec++;
+				d.tv_nsec -= 1000000000;
+			}
+			r = s->w->size == 2 ? f2_mutex8_timedlock(m, &d, CLOCK_MONOTONIC)
+			                    : f2_mutex_timedlock(m, &d, CLOCK_MONOTONIC);
+			if (r == ETIMEDOUT)
+				continue;
+			if (r != 0)
+				_exit(10);
+		} else if (s->w->lock(m) != 0) {
+			_exit(11);
+		}
+		s->count[k]++;
+		if (s->w->unlock(m) != 0)
+			_exit(12);
+		mine++;
+	}
+	return (void *)mine;
+}
+
+static void *sc_sandboxer(void *arg)
+{
+	struct sc_run *s = arg;
+	unsigned delay_us = (unsigned)(f2_now_ns(CLOCK_MONOTONIC) / 1000 % 100000);
+
+	usleep(delay_us); /* a random moment within the first 0.1 s */
+	if (deny_membarrier(s->err) != 0)
+		_exit(13);
+	atomic_store(&s->denied, 1);
+	return NULL;
+}
+
+/* The child process of membarrier_denied_midway; exits 0 if all is well. */
+static void sc_child(const struct width *w, int err)
+{
+	struct sc_run s;
+	pthread_t t[SC_THREADS], sb;
+	long total = 0;
+	int was_on = f2_su_state == F2_SU_ON;
+
+	alarm(120); /* a lost wakeup hangs: turn it into a failure */
+	memset(&s, 0, sizeof(s));
+	s.w = w;
+	s.err = err;
+	for (int k = 0; k < SC_MUTEXES; k++)
+		s.m[k] = mx_new(w);
+	if (f2_tune_set(F2_TUNE_SPIN, 0) != 0)
+		_exit(14);
+	for (int i = 0; i < SC_THREADS; i++)
+		pthread_create(&t[i], NULL, sc_worker, &s);
+	pthread_create(&sb, NULL, sc_sandboxer, &s);
+	pthread_join(sb, NULL);
+	usleep(300000); /* keep contending well after the loss */
+	atomic_store(&s.stop, 1);
+	for (int i = 0; i < SC_THREADS; i++) {
+		void *v;
+		pthread_join(t[i], &v);
+		total += (long)v;
+	}
+	if (s.count[0] + s.count[1] + s.count[2] + s.count[3] != total)
+		_exit(15);
+	for (int k = 0; k < SC_MUTEXES; k++)
+		if ((word_of(w, s.m[k]) & ~F2_MX_CONTENDED) != F2_MX_UNLOCKED)
+			_exit(16);
+	/* one mark of an exactly-HELD word after the loss: its fence fails, the
+	 * state turns LOST (if store unlock was on) and nothing aborts */
+	struct race r = { w, NULL, 0, 0 };
+	void *m = mx_new(w);
+	pthread_t lt;
+	if (w->lock(m) != 0)
+		_exit(17);
+	pthread_create(&lt, NULL, locker, &r);
+	atomic_store(&r.m, m);
+	while (!__atomic_load_n(&r.tid, __ATOMIC_SEQ_CST) || atomic_load(&r.m))
+		sched_yield();
+	wait_parked(r.tid, w->flags);
+	if (w->unlock(m) != 0)
+		_exit(18);
+	while (atomic_load(&r.taken) != 1)
+		sched_yield();
+	atomic_store(&r.m, RACE_END);
+	pthread_join(lt, NULL);
+	if (f2_su_state != (was_on ? F2_SU_LOST : F2_SU_OFF))
+		_exit(19);
+	_exit(0);
+}
+
+/* Threads contend on mutexes of one width while another thread installs a
+ * seccomp filter that makes membarrier fail (EPERM or ENOSYS) at a random
+ * moment: every count is exact, nothing aborts or hangs. In a child process,
+ * so that the filter stays there. */
+START_TEST(membarrier_denied_midway)
+{
+	const struct width *w = &W[_i % 2];
+	int err = _i < 2 ? EPERM : ENOSYS, st;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		sc_child(w, err);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st), "child killed by signal %d", WTERMSIG(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+}
+END_TEST
+
 static Suite *store_unlock_suite(void)
 {
 	Suite *s = suite_create("store_unlock");
@@ -247,6 +496,9 @@ static Suite *store_unlock_suite(void)
 	tcase_add_loop_test(tc, contended_bit_lifecycle, 0, 2);
 	tcase_add_loop_test(tc, herd_over_few_mutexes, 0, 2);
 	tcase_add_test(tc, shared_mutex_stays_contended);
+	tcase_add_loop_test(tc, lost_sleep_is_bounded, 0, 2);
+	tcase_add_test(tc, lost_give_up_passes_the_wake);
+	tcase_add_loop_test(tc, membarrier_denied_midway, 0, 4);
 	suite_add_tcase(s, tc);
 	return s;
 }
