@@ -1,9 +1,11 @@
 /* Barriers: EINVAL counts, exactly one PTHREAD_BARRIER_SERIAL_THREAD per round,
  * immediate reuse, destroy after the last wait. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "conf.h"
+#include "../common/fifo_pair.h"
 
 START_TEST(bad_counts)
 {
@@ -81,6 +83,36 @@ START_TEST(destroy_after_wait)
 }
 END_TEST
 
+#define FIFO_ROUNDS 10000
+#define FIFO_LIMIT_S 20
+
+static void fifo_step(void *b)
+{
+	int r = pthread_barrier_wait(b);
+	ck_assert(r == 0 || r == PTHREAD_BARRIER_SERIAL_THREAD);
+}
+
+/* Two SCHED_FIFO threads (priorities 20 and 10) on one CPU: glibc parks and
+ * does about 230k rounds/s; a barrier that spins or yields while waiting for
+ * the lower-priority thread never completes a round. */
+START_TEST(sched_fifo_pair)
+{
+	static pthread_barrier_t b;
+	static struct fifo_pair p;
+
+	CONF_OK(pthread_barrier_init(&b, NULL, 2));
+	p = (struct fifo_pair){ fifo_step, &b, FIFO_ROUNDS, { 0, 0 } };
+	long done = fifo_pair_run(&p, FIFO_LIMIT_S);
+	if (done < 0) {
+		fprintf(stderr, "conf_barrier: SCHED_FIFO refused here, FIFO pair test not run\n");
+		return;
+	}
+	ck_assert_msg(done == FIFO_ROUNDS, "livelock: %ld of %d rounds in %d s", done,
+		      FIFO_ROUNDS, FIFO_LIMIT_S);
+	CONF_OK(pthread_barrier_destroy(&b));
+}
+END_TEST
+
 Suite *conf_barrier_suite(void)
 {
 	Suite *s = suite_create("barrier");
@@ -90,6 +122,7 @@ Suite *conf_barrier_suite(void)
 	tcase_add_test(tc, bad_counts);
 	tcase_add_test(tc, rounds);
 	tcase_add_test(tc, destroy_after_wait);
+	tcase_add_test(tc, sched_fifo_pair);
 	suite_add_tcase(s, tc);
 	return s;
 }
