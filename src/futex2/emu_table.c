@@ -18,8 +18,14 @@
  *
  * fork(): the child runs alone, but its copy of the tables may hold records of
  * threads that do not exist there and locks held by them. The atfork child
- * handler empties every touched bucket and unlocks it; the parker pool is
- * emptied too (parkers of the parent's other threads are abandoned).
+ * handler does O(1) work, whatever the table sizes: it raises the process's
+ * generation f2_emu_gen, which every bucket lock word carries (emu_impl.h),
+ * so every bucket becomes stale at once; f2_emu_bucket() resets a stale
+ * bucket the first time this process uses it (bucket_refresh()). Walking all
+ * buckets in the child instead read every table page, each a page fault where
+ * the parent never touched it (fork() runs 2-3x slower with the emulation on
+ * many-bucket machines). The parker pool is reset in the handler (one lock
+ * word); parkers of the parent's other threads are abandoned.
  */
 #include <errno.h>
 #include <numa.h>
@@ -54,6 +60,8 @@ static struct {
 
 static __thread struct f2_parker *self_parker;
 
+uint32_t f2_emu_gen;
+
 static int node_count(void)
 {
 	const char *s = getenv("F2SYNC_EMU_NODES");
@@ -86,34 +94,40 @@ static void *table_alloc(int node, size_t bytes)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/* In the fork child, which runs alone: no ordering needed. */
-static void bucket_reset(struct f2_emu_bucket *b)
+/* The first use of bucket b in this process's generation g finds its lock
+ * word stale (copied by fork): exactly one thread claims it by CAS (locking it
+ * for g), empties it of the parent's records and unlocks it. A thread that
+ * loses the claim takes and drops the lock, so that it too returns only after
+ * the reset (a requeue adds to nwaiters before locking: the reset must not
+ * come after that). Stale words never change but by this claim: no thread of
+ * the parent exists here. */
+static f2_cold void bucket_refresh(struct f2_emu_bucket *b, uint32_t g)
 {
-	if (f2_load_relaxed(&b->lock) || f2_load_relaxed(&b->nwaiters) || b->head) {
-		f2_store_relaxed(&b->lock, F2_BL_UNLOCKED);
-		f2_store_relaxed(&b->nwaiters, 0);
+	uint32_t v = f2_load_relaxed(&b->lock); /* the CAS below re-checks it */
+
+	/* acquire: pairs with the release exchange in f2_emu_unlockw, as any lock
+	 * acquisition (here the parent's, whose writes fork() copied) */
+	if ((v & F2_BL_GEN) != g && f2_cas_acquire(&b->lock, &v, g | F2_BL_LOCKED)) {
 		b->head = b->tail = NULL;
+		f2_store_relaxed(&b->nwaiters, 0); /* under the lock, which the unlock releases */
+	} else {
+		f2_emu_lockw(&b->lock);
 	}
+	f2_emu_unlockw(&b->lock);
 }
 
 static void atfork_child(void)
 {
 	/* the child runs alone: no ordering needed */
-	uint32_t s = f2_load_relaxed(&emu.state);
-	if (s == EMU_BUSY) {
-		f2_store_relaxed(&emu.state, EMU_NONE);
-		return;
-	}
-	if (s != EMU_READY)
-		return;
-	for (int t = 0; t < emu.ntables; t++)
-		for (uint64_t i = 0; i <= emu.mask; i++)
-			bucket_reset(&emu.tab[t][i]);
+	uint32_t g = f2_emu_gen_now() + (F2_BL_STATE + 1); /* the next generation */
+
+	f2_store_relaxed(&f2_emu_gen, g); /* every bucket is stale from here on */
 	/* a pool caught mid-update by the fork is dropped (its parkers leak) */
-	if (f2_load_relaxed(&emu.pool_lock) != F2_BL_UNLOCKED) {
-		f2_store_relaxed(&emu.pool_lock, F2_BL_UNLOCKED);
+	if ((f2_load_relaxed(&emu.pool_lock) & F2_BL_STATE) != F2_BL_UNLOCKED)
 		emu.pool = NULL;
-	}
+	f2_store_relaxed(&emu.pool_lock, g | F2_BL_UNLOCKED);
+	if (f2_load_relaxed(&emu.state) == EMU_BUSY) /* set-up interrupted by the fork */
+		f2_store_relaxed(&emu.state, EMU_NONE);
 }
 
 static void parker_release(void *p)
@@ -231,22 +245,27 @@ struct f2_emu_bucket *f2_emu_bucket(const struct f2_word *w)
 	int t = w->node >= 0 ? w->node : (int)(((h >> 32) * (uint64_t)emu.ntables) >> 32);
 	if (f2_unlikely(t >= emu.ntables))
 		f2_die("emulation: pair node beyond the tables (not validated)");
-	return &emu.tab[t][h & emu.mask];
+	struct f2_emu_bucket *b = &emu.tab[t][h & emu.mask];
+	uint32_t g = f2_emu_gen_now();
+	/* stale only after a fork; see bucket_refresh() */
+	if (f2_unlikely((f2_load_relaxed(&b->lock) & F2_BL_GEN) != g))
+		bucket_refresh(b, g);
+	return b;
 }
 
-void f2_emu_lockw_slow(uint32_t *l)
+void f2_emu_lockw_slow(uint32_t *l, uint32_t g)
 {
 	for (int i = 0; i < EMU_LOCK_SPIN; i++) {
-		uint32_t unlocked = F2_BL_UNLOCKED;
+		uint32_t unlocked = g | F2_BL_UNLOCKED;
 		/* pairs with the release exchange in f2_emu_unlockw */
-		if (f2_load_relaxed(l) == F2_BL_UNLOCKED &&
-		    f2_cas_acquire(l, &unlocked, F2_BL_LOCKED))
+		if (f2_load_relaxed(l) == unlocked &&
+		    f2_cas_acquire(l, &unlocked, g | F2_BL_LOCKED))
 			return;
 		f2_cpu_relax();
 	}
 	/* pairs with the release exchange in f2_emu_unlockw */
-	while (f2_xchg_acquire(l, F2_BL_CONTENDED) != F2_BL_UNLOCKED)
-		f2_sys_wait32(l, F2_BL_CONTENDED, NULL, CLOCK_MONOTONIC);
+	while (f2_xchg_acquire(l, g | F2_BL_CONTENDED) != (g | F2_BL_UNLOCKED))
+		f2_sys_wait32(l, g | F2_BL_CONTENDED, NULL, CLOCK_MONOTONIC);
 }
 
 static f2_cold struct f2_parker *parker_new(void)
@@ -284,9 +303,29 @@ int f2_emu_waiters_on_node(int node)
 	if (node < 0 || node >= emu.ntables)
 		return -EINVAL;
 	int n = 0;
+	uint32_t g = f2_emu_gen_now();
+	for (uint64_t i = 0; i <= emu.mask; i++) {
+		struct f2_emu_bucket *b = &emu.tab[node][i];
+		/* a snapshot for tests; no ordering needed. A stale bucket's
+		 * records are the parent's: none are here */
+		if ((f2_load_relaxed(&b->lock) & F2_BL_GEN) == g)
+			n += (int)f2_load_relaxed(&b->nwaiters);
+	}
+	return n;
+}
+
+int f2_emu_fresh_buckets(int node)
+{
+	int e = emu_ready();
+	if (e)
+		return e;
+	if (node < 0 || node >= emu.ntables)
+		return -EINVAL;
+	int n = 0;
+	uint32_t g = f2_emu_gen_now();
 	for (uint64_t i = 0; i <= emu.mask; i++)
 		/* a snapshot for tests; no ordering needed */
-		n += (int)f2_load_relaxed(&emu.tab[node][i].nwaiters);
+		n += (f2_load_relaxed(&emu.tab[node][i].lock) & F2_BL_GEN) == g;
 	return n;
 }
 
