@@ -295,7 +295,10 @@ struct f2_parker *f2_emu_parker(void)
 	return emu_ready() ? NULL : parker_new();
 }
 
-int f2_emu_waiters_on_node(int node)
+/* Sums over node's buckets of this process's generation their queued
+ * records (waiters) or 1 each; a stale bucket's records are the parent's,
+ * none of them here. A snapshot for tests, or -EINVAL. */
+static int fresh_sum(int node, int waiters)
 {
 	int e = emu_ready();
 	if (e)
@@ -306,27 +309,21 @@ int f2_emu_waiters_on_node(int node)
 	uint32_t g = f2_emu_gen_now();
 	for (uint64_t i = 0; i <= emu.mask; i++) {
 		struct f2_emu_bucket *b = &emu.tab[node][i];
-		/* a snapshot for tests; no ordering needed. A stale bucket's
-		 * records are the parent's: none are here */
+		/* a snapshot for tests; no ordering needed */
 		if ((f2_load_relaxed(&b->lock) & F2_BL_GEN) == g)
-			n += (int)f2_load_relaxed(&b->nwaiters);
+			n += waiters ? (int)f2_load_relaxed(&b->nwaiters) : 1;
 	}
 	return n;
 }
 
+int f2_emu_waiters_on_node(int node)
+{
+	return fresh_sum(node, 1);
+}
+
 int f2_emu_fresh_buckets(int node)
 {
-	int e = emu_ready();
-	if (e)
-		return e;
-	if (node < 0 || node >= emu.ntables)
-		return -EINVAL;
-	int n = 0;
-	uint32_t g = f2_emu_gen_now();
-	for (uint64_t i = 0; i <= emu.mask; i++)
-		/* a snapshot for tests; no ordering needed */
-		n += (f2_load_relaxed(&emu.tab[node][i].lock) & F2_BL_GEN) == g;
-	return n;
+	return fresh_sum(node, 0);
 }
 
 int f2_emu_hold_bucket(const struct f2_word *w, int hold)

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <time.h>
 
 struct fifo_pair {
@@ -107,6 +108,25 @@ static long fifo_pair_run(struct fifo_pair *p, int limit_s)
 	} while (now.tv_sec < end.tv_sec ||
 		 (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
 	return fifo_pair_min_done(p);
+}
+
+/* The test both barrier suites run: step() (one barrier wait) FIFO_PAIR_ROUNDS
+ * times in each thread of the pair. Returns the rounds completed within
+ * FIFO_PAIR_LIMIT_S, or -1 (after saying so on stderr, as `who`) where
+ * SCHED_FIFO is refused. */
+#define FIFO_PAIR_ROUNDS 10000
+#define FIFO_PAIR_LIMIT_S 20
+
+static long fifo_pair_test(const char *who, void (*step)(void *), void *arg)
+{
+	static struct fifo_pair p;
+	long done;
+
+	p = (struct fifo_pair){ step, arg, FIFO_PAIR_ROUNDS, { 0, 0 } };
+	done = fifo_pair_run(&p, FIFO_PAIR_LIMIT_S);
+	if (done < 0)
+		fprintf(stderr, "%s: SCHED_FIFO refused here, FIFO pair test not run\n", who);
+	return done;
 }
 
 #endif

@@ -1,7 +1,6 @@
 /* Barriers: EINVAL counts, exactly one PTHREAD_BARRIER_SERIAL_THREAD per round,
  * immediate reuse, destroy after the last wait. */
 #include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "conf.h"
@@ -83,9 +82,6 @@ START_TEST(destroy_after_wait)
 }
 END_TEST
 
-#define FIFO_ROUNDS 10000
-#define FIFO_LIMIT_S 20
-
 static void fifo_step(void *b)
 {
 	int r = pthread_barrier_wait(b);
@@ -98,17 +94,13 @@ static void fifo_step(void *b)
 START_TEST(sched_fifo_pair)
 {
 	static pthread_barrier_t b;
-	static struct fifo_pair p;
 
 	CONF_OK(pthread_barrier_init(&b, NULL, 2));
-	p = (struct fifo_pair){ fifo_step, &b, FIFO_ROUNDS, { 0, 0 } };
-	long done = fifo_pair_run(&p, FIFO_LIMIT_S);
-	if (done < 0) {
-		fprintf(stderr, "conf_barrier: SCHED_FIFO refused here, FIFO pair test not run\n");
+	long done = fifo_pair_test("conf_barrier", fifo_step, &b);
+	if (done < 0)
 		return;
-	}
-	ck_assert_msg(done == FIFO_ROUNDS, "livelock: %ld of %d rounds in %d s", done,
-		      FIFO_ROUNDS, FIFO_LIMIT_S);
+	ck_assert_msg(done == FIFO_PAIR_ROUNDS, "livelock: %ld of %d rounds in %d s", done,
+		      FIFO_PAIR_ROUNDS, FIFO_PAIR_LIMIT_S);
 	CONF_OK(pthread_barrier_destroy(&b));
 }
 END_TEST

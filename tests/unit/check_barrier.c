@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -209,9 +208,6 @@ END_TEST
 
 /* ---- SCHED_FIFO: no wait may need the other thread to run ------------------- */
 
-#define FIFO_ROUNDS 10000
-#define FIFO_LIMIT_S 20
-
 static void fifo_step(void *b)
 {
 	int r = f2_barrier_wait(b);
@@ -224,17 +220,13 @@ static void fifo_step(void *b)
 START_TEST(test_sched_fifo_pair)
 {
 	static f2_barrier_t b;
-	static struct fifo_pair p;
 
 	CK(f2_barrier_init(&b, 2));
-	p = (struct fifo_pair){ fifo_step, &b, FIFO_ROUNDS, { 0, 0 } };
-	long done = fifo_pair_run(&p, FIFO_LIMIT_S);
-	if (done < 0) {
-		fprintf(stderr, "check_barrier: SCHED_FIFO refused here, FIFO pair test not run\n");
+	long done = fifo_pair_test("check_barrier", fifo_step, &b);
+	if (done < 0)
 		return;
-	}
-	ck_assert_msg(done == FIFO_ROUNDS, "livelock: %ld of %d rounds in %d s", done,
-		      FIFO_ROUNDS, FIFO_LIMIT_S);
+	ck_assert_msg(done == FIFO_PAIR_ROUNDS, "livelock: %ld of %d rounds in %d s", done,
+		      FIFO_PAIR_ROUNDS, FIFO_PAIR_LIMIT_S);
 	CK(f2_barrier_destroy(&b));
 }
 END_TEST
