@@ -30,7 +30,7 @@ typedef struct f2_barrier {
 	uint32_t seq;    /* futex pair: arrivals and round state ... */
 	int32_t node;    /* ... and its NUMA node */
 	uint32_t count;  /* threads per round */
-	uint32_t reserved;
+	uint32_t spin;     /* 1: count <= online CPUs at init, waiters spin before parking */
 	void *inst;      /* the current round's instance (on its first thread's stack) */
 } __attribute__((aligned(8))) f2_barrier_t;
 

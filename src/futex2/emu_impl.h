@@ -52,16 +52,30 @@ struct f2_emu_rec {
 	int queued;                     /* 1 while linked into bucket */
 };
 
-/* The bucket lock word:
- *   UNLOCKED 0, LOCKED 1 (nobody sleeping), CONTENDED 2 (someone may sleep).
- * lock: CAS 0->1; else spin a little; else exchange to 2 and sleep while
- * the old value was not 0. unlock: exchange to 0; if it was 2, wake one. */
+/* The bucket lock word (also the parker pool's):
+ *   state bits 0-1: UNLOCKED 0, LOCKED 1 (nobody sleeping), CONTENDED 2
+ *                   (someone may sleep);
+ *   GEN bits 2-31:  the fork generation the word belongs to (emu_table.c:
+ *                   0 in the first process, the parent's + 1 in a fork child).
+ * lock: CAS g|0 -> g|1 (g: this process's generation, f2_emu_gen); else spin
+ * a little; else exchange to g|2 and sleep while the old value was not g|0.
+ * unlock: exchange to g|0; if it was g|2, wake one. A word with another
+ * generation is stale: copied by fork() from a parent, in whatever state the
+ * parent's threads left it. Only f2_emu_bucket() meets such a word, and it
+ * claims it (CAS to g|LOCKED), resets the bucket and unlocks it, before any
+ * lock or wait of this process uses the bucket. */
 #define F2_BL_UNLOCKED  0u
 #define F2_BL_LOCKED    1u
 #define F2_BL_CONTENDED 2u
+#define F2_BL_STATE     3u
+#define F2_BL_GEN       (~F2_BL_STATE)
+
+/* This process's generation in lock-word position (a multiple of 4). Written
+ * only by the fork child handler, while the child runs alone. */
+f2_hidden extern uint32_t f2_emu_gen;
 
 struct f2_emu_bucket {
-	uint32_t lock;                   /* F2_BL_* */
+	uint32_t lock;                   /* F2_BL_* | generation */
 	uint32_t nwaiters;               /* records queued here */
 	struct f2_emu_rec *head, *tail;  /* FIFO, oldest first */
 } f2_cacheline_aligned;
@@ -76,23 +90,32 @@ f2_hidden struct f2_parker *f2_emu_parker(void);
  * table, or -EINVAL; and a hook that takes (hold != 0) or releases the lock
  * of w's bucket. */
 f2_hidden int f2_emu_waiters_on_node(int node);
+/* Buckets of node's table already used in this process's fork generation
+ * (the rest are reset lazily on first use), or -EINVAL. */
+f2_hidden int f2_emu_fresh_buckets(int node);
 f2_hidden int f2_emu_hold_bucket(const struct f2_word *w, int hold);
 
-f2_hidden void f2_emu_lockw_slow(uint32_t *l);
+f2_hidden void f2_emu_lockw_slow(uint32_t *l, uint32_t g);
+
+static inline uint32_t f2_emu_gen_now(void)
+{
+	return f2_load_relaxed(&f2_emu_gen); /* changes only in a fork child running alone */
+}
 
 static inline void f2_emu_lockw(uint32_t *l)
 {
-	uint32_t unlocked = F2_BL_UNLOCKED;
+	uint32_t g = f2_emu_gen_now(), unlocked = g | F2_BL_UNLOCKED;
 	/* pairs with the release exchange in f2_emu_unlockw */
-	if (f2_likely(f2_cas_acquire(l, &unlocked, F2_BL_LOCKED)))
+	if (f2_likely(f2_cas_acquire(l, &unlocked, g | F2_BL_LOCKED)))
 		return;
-	f2_emu_lockw_slow(l);
+	f2_emu_lockw_slow(l, g);
 }
 
 static inline void f2_emu_unlockw(uint32_t *l)
 {
+	uint32_t g = f2_emu_gen_now();
 	/* pairs with the acquire CAS/exchange in f2_emu_lockw(_slow) */
-	if (f2_unlikely(f2_xchg_release(l, F2_BL_UNLOCKED) == F2_BL_CONTENDED))
+	if (f2_unlikely(f2_xchg_release(l, g | F2_BL_UNLOCKED) == (g | F2_BL_CONTENDED)))
 		f2_sys_wake32(l, 1);
 }
 

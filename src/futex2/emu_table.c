@@ -28,8 +28,14 @@
  *
  * fork(): the child runs alone, but its copy of the tables may hold records of
  * threads that do not exist there and locks held by them. The atfork child
- * handler empties every touched bucket and unlocks it; the parker pool is
- * emptied too (parkers of the parent's other threads are abandoned).
+ * handler does O(1) work, whatever the table sizes: it raises the process's
+ * generation f2_emu_gen, which every bucket lock word carries (emu_impl.h),
+ * so every bucket becomes stale at once; f2_emu_bucket() resets a stale
+ * bucket the first time this process uses it (bucket_refresh()). Walking all
+ * buckets in the child instead read every table page, each a page fault where
+ * the parent never touched it (fork() runs 2-3x slower with the emulation on
+ * many-bucket machines). The parker pool is reset in the handler (one lock
+ * word); parkers of the parent's other threads are abandoned.
  */
 #include <errno.h>
 #include <linux/mempolicy.h>
@@ -70,6 +76,8 @@ static struct {
 } emu;
 
 static __thread struct f2_parker *self_parker;
+
+uint32_t f2_emu_gen;
 
 static int read_nodes(void)
 {
@@ -165,30 +173,38 @@ static inline struct f2_emu_bucket *table(const struct emu_tables *t, int i)
 	return (struct f2_emu_bucket *)(t->first + (size_t)i * t->bytes);
 }
 
-/* In the fork child, which runs alone: no ordering needed. */
-static void bucket_reset(struct f2_emu_bucket *b)
+/* The first use of bucket b in this process's generation g finds its lock
+ * word stale (copied by fork): exactly one thread claims it by CAS (locking it
+ * for g), empties it of the parent's records and unlocks it. A thread that
+ * loses the claim takes and drops the lock, so that it too returns only after
+ * the reset (a requeue adds to nwaiters before locking: the reset must not
+ * come after that). Stale words never change but by this claim: no thread of
+ * the parent exists here. */
+static f2_cold void bucket_refresh(struct f2_emu_bucket *b, uint32_t g)
 {
-	if (f2_load_relaxed(&b->lock) || f2_load_relaxed(&b->nwaiters) || b->head) {
-		f2_store_relaxed(&b->lock, F2_BL_UNLOCKED);
-		f2_store_relaxed(&b->nwaiters, 0);
+	uint32_t v = f2_load_relaxed(&b->lock); /* the CAS below re-checks it */
+
+	/* acquire: pairs with the release exchange in f2_emu_unlockw, as any lock
+	 * acquisition (here the parent's, whose writes fork() copied) */
+	if ((v & F2_BL_GEN) != g && f2_cas_acquire(&b->lock, &v, g | F2_BL_LOCKED)) {
 		b->head = b->tail = NULL;
+		f2_store_relaxed(&b->nwaiters, 0); /* under the lock, which the unlock releases */
+	} else {
+		f2_emu_lockw(&b->lock);
 	}
+	f2_emu_unlockw(&b->lock);
 }
 
 static void atfork_child(void)
 {
 	/* the child runs alone: no ordering needed */
-	struct emu_tables *t = f2_load_relaxed(&tables);
-	if (!t)
-		return;
-	for (int i = 0; i < t->ntables; i++)
-		for (uint64_t j = 0; j <= t->mask; j++)
-			bucket_reset(&table(t, i)[j]);
+	uint32_t g = f2_emu_gen_now() + (F2_BL_STATE + 1); /* the next generation */
+
+	f2_store_relaxed(&f2_emu_gen, g); /* every bucket is stale from here on */
 	/* a pool caught mid-update by the fork is dropped (its parkers leak) */
-	if (f2_load_relaxed(&emu.pool_lock) != F2_BL_UNLOCKED) {
-		f2_store_relaxed(&emu.pool_lock, F2_BL_UNLOCKED);
+	if ((f2_load_relaxed(&emu.pool_lock) & F2_BL_STATE) != F2_BL_UNLOCKED)
 		emu.pool = NULL;
-	}
+	f2_store_relaxed(&emu.pool_lock, g | F2_BL_UNLOCKED);
 }
 
 static void parker_release(void *p)
@@ -241,22 +257,27 @@ struct f2_emu_bucket *f2_emu_bucket(const struct f2_word *w)
 	int i = w->node >= 0 ? w->node : (int)(((h >> 32) * (uint64_t)t->ntables) >> 32);
 	if (f2_unlikely(i >= t->ntables))
 		f2_die("emulation: pair node beyond the tables (not validated)");
-	return &table(t, i)[h & t->mask];
+	struct f2_emu_bucket *b = &table(t, i)[h & t->mask];
+	uint32_t g = f2_emu_gen_now();
+	/* stale only after a fork; see bucket_refresh() */
+	if (f2_unlikely((f2_load_relaxed(&b->lock) & F2_BL_GEN) != g))
+		bucket_refresh(b, g);
+	return b;
 }
 
-void f2_emu_lockw_slow(uint32_t *l)
+void f2_emu_lockw_slow(uint32_t *l, uint32_t g)
 {
 	for (int i = 0; i < EMU_LOCK_SPIN; i++) {
-		uint32_t unlocked = F2_BL_UNLOCKED;
+		uint32_t unlocked = g | F2_BL_UNLOCKED;
 		/* pairs with the release exchange in f2_emu_unlockw */
-		if (f2_load_relaxed(l) == F2_BL_UNLOCKED &&
-		    f2_cas_acquire(l, &unlocked, F2_BL_LOCKED))
+		if (f2_load_relaxed(l) == unlocked &&
+		    f2_cas_acquire(l, &unlocked, g | F2_BL_LOCKED))
 			return;
 		f2_cpu_relax();
 	}
 	/* pairs with the release exchange in f2_emu_unlockw */
-	while (f2_xchg_acquire(l, F2_BL_CONTENDED) != F2_BL_UNLOCKED)
-		f2_sys_wait32(l, F2_BL_CONTENDED, NULL, CLOCK_MONOTONIC);
+	while (f2_xchg_acquire(l, g | F2_BL_CONTENDED) != (g | F2_BL_UNLOCKED))
+		f2_sys_wait32(l, g | F2_BL_CONTENDED, NULL, CLOCK_MONOTONIC);
 }
 
 /* A fresh chunk of parkers: the first is returned, the rest go to the pool. */
@@ -308,7 +329,10 @@ struct f2_parker *f2_emu_parker(void)
 	return parker_new();
 }
 
-int f2_emu_waiters_on_node(int node)
+/* Sums over node's buckets of this process's generation their queued
+ * records (waiters) or 1 each; a stale bucket's records are the parent's,
+ * none of them here. A snapshot for tests, or -EINVAL. */
+static int fresh_sum(int node, int waiters)
 {
 	const struct emu_tables *t = emu_tables();
 	if (!t)
@@ -316,10 +340,24 @@ int f2_emu_waiters_on_node(int node)
 	if (node < 0 || node >= t->ntables)
 		return -EINVAL;
 	int n = 0;
-	for (uint64_t i = 0; i <= t->mask; i++)
+	uint32_t g = f2_emu_gen_now();
+	for (uint64_t i = 0; i <= t->mask; i++) {
+		struct f2_emu_bucket *b = &table(t, node)[i];
 		/* a snapshot for tests; no ordering needed */
-		n += (int)f2_load_relaxed(&table(t, node)[i].nwaiters);
+		if ((f2_load_relaxed(&b->lock) & F2_BL_GEN) == g)
+			n += waiters ? (int)f2_load_relaxed(&b->nwaiters) : 1;
+	}
 	return n;
+}
+
+int f2_emu_waiters_on_node(int node)
+{
+	return fresh_sum(node, 1);
+}
+
+int f2_emu_fresh_buckets(int node)
+{
+	return fresh_sum(node, 0);
 }
 
 int f2_emu_hold_bucket(const struct f2_word *w, int hold)

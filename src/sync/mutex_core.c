@@ -40,17 +40,39 @@ struct mx_waiter {
 #define RECHECK_MIN_NS 1000000ull
 #define RECHECK_MAX_NS 1000000000ull
 
-/* Starvers alive in this process: raised before a waiter sets STARVE, lowered
- * when it claims its turn or gives it up. fork() leaves in the child only the
- * forking thread, which is no starver, so the child starts from 0: a STARVE bit
- * copied from the parent then has no owner, and the first waiter that meets
- * it while this count is 0 drops it (else the mutex would stay reserved for a
- * thread that does not exist). Touched only on the starvation path. */
+/* Orphaned reservations. fork() leaves in the child only the forking thread,
+ * which is no starver, so a STARVE bit copied from the parent has no owner:
+ * the first waiter that meets it must drop it, else the mutex stays reserved
+ * for a thread that does not exist and every locker hangs. Two facts, each
+ * enough on its own, tell such a bit apart, per mutex:
+ *   mx_gen      the fork generation: 0 in the first process, the parent's + 1
+ *               in a child (raised by the fork child handler). A starver
+ *               stores it in the word's GEN field with STARVE (mutex_impl.h);
+ *               a GEN other than ours (mod the field's width) was set by
+ *               another process's thread.
+ *   mx_starvers starvers alive in this process: raised before a waiter sets
+ *               STARVE, lowered when it claims its turn or gives it up; 0 in
+ *               a child. With none alive, no STARVE seen can be ours. This
+ *               covers the 8-bit word's 4-bit GEN, which repeats every 16
+ *               generations of fork-within-fork.
+ * A count of starvers alone is not enough: a child thread starving on any
+ * other mutex would hide every orphaned bit (the old rule, which hung). Both
+ * are touched only on the starvation path. */
 static unsigned mx_starvers;
+static unsigned mx_gen;
 
 static void mx_fork_child(void)
 {
 	mx_starvers = 0;
+	f2_add_relaxed(&mx_gen, 1); /* one thread in the child: no ordering */
+}
+
+/* This process's fork generation as stored in a word of this size. */
+static unsigned gen_bits(unsigned size)
+{
+	unsigned g = f2_load_relaxed(&mx_gen) << F2_MX_GEN_SHIFT; /* changes only in fork's child */
+
+	return size == F2_SIZE_U8 ? g & (F2_MX_GEN & 0xffu) : g & F2_MX_GEN;
 }
 
 __attribute__((constructor)) static void mx_init(void)
@@ -79,7 +101,8 @@ static int cas_release(void *w, unsigned size, unsigned *exp, unsigned desired)
 	return ok;
 }
 
-/* 1 if the word's STARVE bit has no starver behind it (only after a fork). */
+/* 1 if the word's STARVE bit has no starver behind it (only after a fork,
+ * see mx_gen). */
 static int orphaned(const struct mx_waiter *me)
 {
 	unsigned v;
@@ -90,7 +113,9 @@ static int orphaned(const struct mx_waiter *me)
 	else
 		/* acquire: pairs with the release CAS that set STARVE */
 		v = f2_load_acquire((uint32_t *)me->w);
-	return (v & F2_MX_STARVE) && f2_load_seq(&mx_starvers) == 0;
+	if (!(v & F2_MX_STARVE))
+		return 0;
+	return (v & F2_MX_GEN) != gen_bits(me->size) || f2_load_seq(&mx_starvers) == 0;
 }
 
 static void starver_done(struct mx_waiter *me)
@@ -216,7 +241,7 @@ static int give_up(struct mx_waiter *me)
 
 	for (;;) {
 		unsigned keep = v & F2_MX_CONTENDED;
-		int mine = me->starving ? (v & ~keep) == F2_MX_STARVE
+		int mine = me->starving ? (v & ~(keep | F2_MX_GEN)) == F2_MX_STARVE
 		                        : !(v & (F2_MX_HELD | F2_MX_STARVE));
 		if (mine) {
 			if (f2_mx_cas_acquire(me->w, me->size, &v, F2_MX_HELD | F2_MX_PARKED | keep)) {
@@ -227,7 +252,7 @@ static int give_up(struct mx_waiter *me)
 		}
 		unsigned want = (v & F2_MX_HELD) ? (v | F2_MX_PARKED) : v;
 		if (me->starving)
-			want &= ~F2_MX_STARVE;
+			want &= ~(F2_MX_STARVE | F2_MX_GEN);
 		if (want == v || mark(me, &v, want, 0)) {
 			starver_done(me);
 			return leave(me);
@@ -244,7 +269,7 @@ static int lock_round(struct mx_waiter *me, unsigned v)
 	if (me->starving && !(v & F2_MX_STARVE))
 		starver_done(me); /* a store unlock wiped our mark (mark()): queue again */
 	if (me->starving) {
-		if ((v & ~keep) == F2_MX_STARVE) {
+		if ((v & ~(keep | F2_MX_GEN)) == F2_MX_STARVE) {
 			if (!f2_mx_cas_acquire(me->w, me->size, &v, F2_MX_HELD | F2_MX_PARKED | keep))
 				return 0;
 			f2_add_relaxed(&f2_mx_handoffs, 1); /* statistics only */
@@ -252,8 +277,8 @@ static int lock_round(struct mx_waiter *me, unsigned v)
 			return 1;
 		}
 	} else if ((v & F2_MX_STARVE) && orphaned(me)) {
-		/* an orphaned reservation (see mx_starvers): drop it and retry */
-		f2_mx_cas_relaxed(me->w, me->size, &v, v & ~F2_MX_STARVE);
+		/* an orphaned reservation (see mx_gen): drop it and retry */
+		f2_mx_cas_relaxed(me->w, me->size, &v, v & ~(F2_MX_STARVE | F2_MX_GEN));
 		return 0;
 	} else if (!(v & (F2_MX_HELD | F2_MX_STARVE))) {
 		return f2_mx_cas_acquire(me->w, me->size, &v, F2_MX_HELD | F2_MX_PARKED | keep);
@@ -261,7 +286,7 @@ static int lock_round(struct mx_waiter *me, unsigned v)
 		/* counted before the bit is visible: a waiter that sees STARVE
 		 * also sees this starver */
 		f2_add_seq(&mx_starvers, 1);
-		if (!mark(me, &v, v | F2_MX_PARKED | F2_MX_STARVE, 1)) {
+		if (!mark(me, &v, v | F2_MX_PARKED | F2_MX_STARVE | gen_bits(me->size), 1)) {
 			f2_sub_seq(&mx_starvers, 1);
 			return 0;
 		}
@@ -328,7 +353,7 @@ int f2_mx_unlock_slow(void *w, unsigned size)
 	if (unlock_quiet(w, size))
 		return 0;
 	f2_bind_word(&pw, w, f2_pair_flags(w, size));
-	old = fetch_and_release(w, size, F2_MX_STARVE | F2_MX_CONTENDED);
+	old = fetch_and_release(w, size, F2_MX_STARVE | F2_MX_GEN | F2_MX_CONTENDED);
 	if (!(old & F2_MX_HELD))
 		return EPERM; /* the AND changed nothing: the word was not held */
 	/* Self-synchronised destruction: from here on only the futex wake on the

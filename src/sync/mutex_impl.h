@@ -14,26 +14,33 @@
  *               While it is clear, an uncontended owner may release with a
  *               plain store (store_unlock.h); a waiter that sets bits on a
  *               word that is exactly HELD sets it and calls f2_su_fence().
+ *   GEN     bits 4 and up (bits 4-31 of the 32-bit word, 4-7 of the 8-bit
+ *               one), set only together with STARVE: the fork generation
+ *               (mutex_core.c) of the process whose thread set STARVE. A
+ *               STARVE whose GEN is not this process's generation was
+ *               copied from a parent by fork(): its starver does not exist
+ *               here, so the first waiter that meets it drops it.
  * Legal values:
  *   0                      UNLOCKED
  *   HELD                   locked, nobody parked: unlock is one release CAS
  *   HELD|PARKED            locked, waiters may be parked
- *   HELD|PARKED|STARVE     locked, the next turn is reserved for the starver
- *   STARVE                 free, reserved: only the starver may take it
+ *   HELD|PARKED|STARVE|GEN locked, the next turn is reserved for the starver
+ *   STARVE|GEN             free, reserved: only the starver may take it
  *   each of the above | CONTENDED
  * Transitions (CONTENDED, where set, is carried through every one):
  *   lock      0 -> HELD (fast path); a waiter that has parked or spun takes
  *             0 -> HELD|PARKED, as it cannot know whether others are parked.
  *   park      HELD -> HELD|PARKED, then futex wait (mask WAIT_NORMAL).
- *   starve    HELD|x -> HELD|PARKED|STARVE (at most one starver owns STARVE),
- *             then futex wait with mask WAIT_STARVING.
- *   claim     STARVE -> HELD|PARKED, by the starver only.
+ *   starve    HELD|x -> HELD|PARKED|STARVE|GEN (at most one starver owns
+ *             STARVE), then futex wait with mask WAIT_STARVING.
+ *   claim     STARVE|GEN -> HELD|PARKED, by the starver only.
  *   unlock    HELD -> 0 by a store (store_unlock.h), or
- *             fetch_and(STARVE | CONTENDED): HELD -> 0, HELD|PARKED -> 0,
- *             HELD|PARKED|STARVE -> STARVE; then wake one WAIT_STARVING
+ *             fetch_and(STARVE | GEN | CONTENDED): HELD -> 0, HELD|PARKED -> 0,
+ *             HELD|PARKED|STARVE|GEN -> STARVE|GEN; then wake one WAIT_STARVING
  *             waiter if STARVE was set, else one waiter if PARKED was set.
- *   give up   a starver that times out clears STARVE (HELD|PARKED|STARVE ->
- *             HELD|PARKED) or claims the mutex if it is already reserved.
+ *   give up   a starver that times out clears STARVE|GEN (HELD|PARKED|STARVE|GEN
+ *             -> HELD|PARKED) or claims the mutex if it is already reserved.
+ *   orphan    a waiter that finds STARVE with a foreign GEN clears STARVE|GEN.
  * The starver is always either parked with WAIT_STARVING or running in its
  * lock loop, so a reserved turn is never orphaned; and while STARVE is set
  * no barging is possible, so the starver gets the very next turn. That is the
@@ -69,6 +76,8 @@
 #define F2_MX_PARKED    2u
 #define F2_MX_STARVE    4u
 #define F2_MX_CONTENDED 8u
+#define F2_MX_GEN_SHIFT 4
+#define F2_MX_GEN       0xfffffff0u /* of an 8-bit word, only bits 4-7 exist */
 
 /* futex bitset masks */
 #define F2_MX_WAIT_NORMAL   1u

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "conf.h"
+#include "../common/fifo_pair.h"
 
 START_TEST(bad_counts)
 {
@@ -81,6 +82,29 @@ START_TEST(destroy_after_wait)
 }
 END_TEST
 
+static void fifo_step(void *b)
+{
+	int r = pthread_barrier_wait(b);
+	ck_assert(r == 0 || r == PTHREAD_BARRIER_SERIAL_THREAD);
+}
+
+/* Two SCHED_FIFO threads (priorities 20 and 10) on one CPU: glibc parks and
+ * does about 230k rounds/s; a barrier that spins or yields while waiting for
+ * the lower-priority thread never completes a round. */
+START_TEST(sched_fifo_pair)
+{
+	static pthread_barrier_t b;
+
+	CONF_OK(pthread_barrier_init(&b, NULL, 2));
+	long done = fifo_pair_test("conf_barrier", fifo_step, &b);
+	if (done < 0)
+		return;
+	ck_assert_msg(done == FIFO_PAIR_ROUNDS, "livelock: %ld of %d rounds in %d s", done,
+		      FIFO_PAIR_ROUNDS, FIFO_PAIR_LIMIT_S);
+	CONF_OK(pthread_barrier_destroy(&b));
+}
+END_TEST
+
 Suite *conf_barrier_suite(void)
 {
 	Suite *s = suite_create("barrier");
@@ -90,6 +114,7 @@ Suite *conf_barrier_suite(void)
 	tcase_add_test(tc, bad_counts);
 	tcase_add_test(tc, rounds);
 	tcase_add_test(tc, destroy_after_wait);
+	tcase_add_test(tc, sched_fifo_pair);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -7,9 +7,11 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "f2sync/barrier.h"
 #include "common/testutil.h"
+#include "common/fifo_pair.h"
 
 #define CK(x) ck_assert_int_eq((x), 0)
 
@@ -36,6 +38,14 @@ START_TEST(test_init_destroy_errors)
 	CK(f2_barrier_destroy(&b));
 	ck_assert_int_eq(f2_barrier_destroy(&b), EINVAL); /* twice */
 	ck_assert_int_eq(f2_barrier_wait(&b), EINVAL);    /* destroyed */
+	/* white-box: waiters spin only when the threads fit the online CPUs */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	CK(f2_barrier_init(&b, (unsigned)cpus + 1));
+	ck_assert_uint_eq(b.spin, 0);
+	CK(f2_barrier_destroy(&b));
+	CK(f2_barrier_init(&b, (unsigned)cpus));
+	ck_assert_uint_eq(b.spin, 1);
+	CK(f2_barrier_destroy(&b));
 	CK(f2_barrier_init(&b, 1));                       /* re-init */
 	for (int i = 0; i < 1000; i++)
 		ck_assert_int_eq(f2_barrier_wait(&b), F2_BARRIER_SERIAL_THREAD);
@@ -196,6 +206,31 @@ START_TEST(test_free_right_after_wait)
 }
 END_TEST
 
+/* ---- SCHED_FIFO: no wait may need the other thread to run ------------------- */
+
+static void fifo_step(void *b)
+{
+	int r = f2_barrier_wait(b);
+	ck_assert(r == 0 || r == F2_BARRIER_SERIAL_THREAD);
+}
+
+/* Two FIFO threads of different priorities on one CPU: a spin or yield loop
+ * in the higher one that waits for the lower one never ends (the old owner's
+ * exit loop completed zero rounds here). Parking lets the lower one run. */
+START_TEST(test_sched_fifo_pair)
+{
+	static f2_barrier_t b;
+
+	CK(f2_barrier_init(&b, 2));
+	long done = fifo_pair_test("check_barrier", fifo_step, &b);
+	if (done < 0)
+		return;
+	ck_assert_msg(done == FIFO_PAIR_ROUNDS, "livelock: %ld of %d rounds in %d s", done,
+		      FIFO_PAIR_ROUNDS, FIFO_PAIR_LIMIT_S);
+	CK(f2_barrier_destroy(&b));
+}
+END_TEST
+
 Suite *barrier_suite(void)
 {
 	Suite *s = suite_create("barrier");
@@ -208,6 +243,7 @@ Suite *barrier_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_serial_once_per_round, 0, 4);
 	tcase_add_loop_test(tc, test_free_right_after_wait, 0, 2);
+	tcase_add_test(tc, test_sched_fifo_pair);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -423,14 +423,29 @@ static int child_thread(pthread_t *t, void *(*fn)(void *), void *arg)
 	return e;
 }
 
-/* In the child: the word whose bucket the parent's holder thread held, the
- * parent's parked words, and a fresh handoff must all work. */
+/* Buckets of every table used in this process's fork generation. */
+static int fresh_buckets(void)
+{
+	int n = 0, nodes = f2_emu_node_count();
+	for (int i = 0; i < nodes; i++)
+		n += f2_emu_fresh_buckets(i);
+	return n;
+}
+
+/* In the child: the fork reset touched no bucket (O(1), whatever the table
+ * sizes: each bucket is reset on its first use here); the word whose bucket
+ * the parent's holder thread held, the parent's parked words, and a fresh
+ * handoff must all work. */
 static int child_checks(void)
 {
 	unsigned f = PRIV(F2_SIZE_U8);
 	struct pingpong p = { .size = F2_SIZE_U8, .rounds = ROUNDS / 10 };
 	if (parked() != 0)
 		return 1;
+	if (fresh_buckets() != 0)
+		return 8;
+	if (f2_futex_wake(&fork_words[0], 1, INT_MAX, f) != 0 || fresh_buckets() != 1)
+		return 9;
 	for (int i = 0; i < 8; i++)
 		if (f2_futex_wake(&fork_words[i], 1, INT_MAX, f) != 0)
 			return 2;

@@ -2,9 +2,11 @@
  * the 32-bit mutex, 1: the 2-byte one) through one table of operations. */
 #include <check.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include "f2sync/mutex.h"
 #include "sync/sync_impl.h"
+#include "sync/mutex_impl.h"
 #include "unit/sync_test.h"
 #include "common/testutil.h"
 
@@ -410,6 +412,93 @@ START_TEST(signals_to_a_waiter)
 }
 END_TEST
 
+/* ---- fork: a reservation copied from the parent --------------------------- */
+
+struct starver {
+	const struct mx_ops *o;
+	void *m;
+	int rc;
+};
+
+static void *starve_lock(void *arg)
+{
+	struct starver *s = arg;
+	s->rc = s->o->lock(s->m);
+	if (s->rc == 0)
+		s->rc = s->o->unlock(s->m);
+	return NULL;
+}
+
+static unsigned mx_word(const struct mx_ops *o, void *m)
+{
+	if (o->size == sizeof(f2_mutex_t))
+		return __atomic_load_n((uint32_t *)m, __ATOMIC_SEQ_CST);
+	return __atomic_load_n((uint8_t *)m, __ATOMIC_SEQ_CST);
+}
+
+/* Starts a thread that locks s->m (held by the caller) and returns once it
+ * has reserved the next turn (STARVE; the hand-off delay is 0). 0 or -1. */
+static int starve_on(struct starver *s, pthread_t *t)
+{
+	if (pthread_create(t, NULL, starve_lock, s) != 0)
+		return -1;
+	while (!(mx_word(s->o, s->m) & F2_MX_STARVE))
+		usleep(100);
+	return 0;
+}
+
+/* The forked child: m came over reserved for a starver that only exists in
+ * the parent. A thread of the child starves on another mutex meanwhile (the
+ * old process-wide count of starvers then hid the orphaned bit, and every
+ * locker of m hung). Returns the exit status: 0 when m could be taken. */
+static int fork_child(const struct mx_ops *o, void *m)
+{
+	struct starver cs = { o, mx_new(o), -1 };
+	struct timespec dl;
+	pthread_t ct;
+
+	alarm(30); /* a hang kills the child, which fails the test */
+	if (o->lock(cs.m) != 0 || starve_on(&cs, &ct) != 0)
+		return 2;
+	if (o->unlock(m) != 0) /* the forking thread held m: now free but reserved */
+		return 3;
+	dl = deadline_in(CLOCK_MONOTONIC, 2LL * 1000000000LL);
+	if (o->timedlock(m, &dl, CLOCK_MONOTONIC) != 0)
+		return 4;
+	if (o->unlock(m) != 0 || o->lock(m) != 0 || o->unlock(m) != 0)
+		return 5;
+	if (o->unlock(cs.m) != 0 || pthread_join(ct, NULL) != 0 || cs.rc != 0)
+		return 6;
+	return 0;
+}
+
+START_TEST(fork_orphaned_reservation)
+{
+	const struct mx_ops *o = &OPS[_i];
+	const struct f2_tuning *cur = f2_tuning();
+	struct f2_tuning saved = *cur, zero = { cur->spin, 0, cur->requeue };
+	struct starver ps = { o, mx_new(o), -1 };
+	pthread_t pt;
+	int st;
+
+	ck_assert_int_eq(f2_tuning_set(&zero), 0);
+	ck_assert_int_eq(o->lock(ps.m), 0);
+	ck_assert_int_eq(starve_on(&ps, &pt), 0); /* HELD|PARKED|STARVE */
+	pid_t pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0)
+		_exit(fork_child(o, ps.m));
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_int_eq(o->unlock(ps.m), 0); /* the parent's starver takes its turn */
+	ck_assert_int_eq(pthread_join(pt, NULL), 0);
+	ck_assert_int_eq(ps.rc, 0);
+	ck_assert_int_eq(f2_tuning_set(&saved), 0);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "%s: child status %#x (exit 4: the orphaned turn blocked the lock)", o->name, st);
+	free(ps.m);
+}
+END_TEST
+
 static Suite *mutex_suite(void)
 {
 	Suite *s = suite_create("mutex");
@@ -428,6 +517,10 @@ static Suite *mutex_suite(void)
 	tcase_add_loop_test(tc, handoff_path, 0, 2);
 	tcase_add_loop_test(tc, free_right_after_unlock, 0, 2);
 	tcase_add_loop_test(tc, signals_to_a_waiter, 0, 2);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("fork");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, fork_orphaned_reservation, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
