@@ -94,6 +94,11 @@ struct f2_cond_ext {
 f2_hidden int f2_cond_wait_ext(struct f2_cond *c, struct f2_mutex *m,
 			       const struct timespec *abstime, clockid_t clock,
 			       const struct f2_cond_ext *x);
+/* 1 if a thread sleeps in a wait on c that no signal or broadcast has woken
+ * (for pthread_cond_destroy's EBUSY). A woken waiter, one that broadcast
+ * moved onto the mutex, and a surplus count (cond.c) do not count; nor does
+ * a waiter between releasing the mutex and falling asleep. */
+f2_hidden int f2_cond_has_sleepers(struct f2_cond *c);
 
 /* rwlock.c: a read lock that passes queued writers whenever other readers hold
  * the lock (glibc's PTHREAD_RWLOCK_PREFER_READER_NP, for the pthread shim).
