@@ -492,6 +492,33 @@ START_TEST(surplus_after_timeout)
 }
 END_TEST
 
+/* The count saturates at 2^31 (cond.c, MANY): a count there no longer grows
+ * with waiters and no longer shrinks with signals, which still wake; only
+ * broadcast brings it back to 0. Started just below the limit. */
+START_TEST(count_saturates)
+{
+	const struct cv_ops *o = &OPS[_i];
+	struct idle_calls a = { o, cv_new(o), 0 };
+	const uint32_t many = 0x80000000u;
+	f2_mutex_t m = F2_MUTEX_INITIALIZER;
+
+	__atomic_store_n(o->waiters(a.c), many - 1, __ATOMIC_SEQ_CST);
+	ck_assert_int_eq(f2_mutex_lock(&m), 0);
+	for (int i = 0; i < 2; i++) {
+		struct timespec soon = deadline_in(CLOCK_MONOTONIC, 1000000);
+		ck_assert_int_eq(o->timedwait(a.c, &m, &soon, CLOCK_MONOTONIC), ETIMEDOUT);
+		ck_assert_uint_eq(count_of(o, a.c), many);
+	}
+	ck_assert_int_eq(f2_mutex_unlock(&m), 0);
+	ck_assert_uint_eq(wakes_made(one_signal, &a), 1);
+	ck_assert_uint_eq(count_of(o, a.c), many);
+	ck_assert_uint_eq(wakes_made(one_broadcast, &a), 1);
+	ck_assert_uint_eq(count_of(o, a.c), 0);
+	ck_assert_uint_eq(idle_wakes(o, a.c, 100), 0);
+	free(a.c);
+}
+END_TEST
+
 /* The count under a crowd (more waiters than CPUs): 32 waiters each take
  * HEAL_TAKES tokens, half of them with 200 us timed waits that expire while
  * two signallers hand out tokens and signal (with and without the mutex).
@@ -823,6 +850,7 @@ static Suite *cond_suite(void)
 	tcase_add_loop_test(tc, timedwait_deadlines, 0, 2);
 	tcase_add_loop_test(tc, signal_before_wait_is_lost, 0, 2);
 	tcase_add_loop_test(tc, surplus_after_timeout, 0, 2);
+	tcase_add_loop_test(tc, count_saturates, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("threads");
 	tcase_add_loop_test(tc, broadcast_after_mutex_freed, 0, 2);
