@@ -133,13 +133,15 @@ static uint64_t seq_bump(void *s, unsigned size)
 	return f2_add_seq((uint64_t *)s, CV_SEQ_ONE) + CV_SEQ_ONE;
 }
 
-/* wait: count the caller in, unless the count is saturated. */
+/* wait: count the caller in, unless the count is saturated. Always an RMW,
+ * even saturated (then it writes the same value back), so that its release
+ * half always publishes the caller's recorded mutex. */
 static void count_waiter(uint32_t *n)
 {
-	/* seq_cst: after the caller's load of seq; its release half publishes
-	 * the recorded mutex to broadcast's exchange (cv_wait) */
+	/* seq_cst: after the caller's load of seq ("No lost wakeup"); pairs
+	 * with broadcast's exchange, which acquires the recorded mutex */
 	uint32_t v = f2_load_seq(n);
-	while (v < CV_MANY && !f2_cas_seq(n, &v, v + 1))
+	while (!f2_cas_seq(n, &v, v < CV_MANY ? v + 1 : v))
 		;
 }
 
