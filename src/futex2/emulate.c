@@ -242,6 +242,7 @@ int f2_emu_wait(const struct f2_word *w, uint64_t val, uint64_t mask,
 int f2_emu_wake(const struct f2_word *w, uint64_t mask, int nr)
 {
 	struct wake_batch wb;
+	f2_futex_count_wake();
 	if (nr <= 0)
 		return 0;
 	struct f2_emu_bucket *b = f2_emu_bucket(w);
@@ -263,6 +264,7 @@ int f2_emu_wake(const struct f2_word *w, uint64_t mask, int nr)
 int f2_emu_cmp_wake(const struct f2_word *from, uint64_t cmpval, int nr)
 {
 	struct wake_batch wb = { .n = 0 };
+	f2_futex_count_wake();
 	struct f2_emu_bucket *b = f2_emu_bucket(from);
 	if (!b)
 		return -ENOMEM;
@@ -316,6 +318,7 @@ int f2_emu_requeue(const struct f2_word *from, const struct f2_word *to,
                    uint64_t cmpval, int nr_wake, int nr_requeue)
 {
 	struct wake_batch wb = { .n = 0 };
+	f2_futex_count_wake();
 	struct f2_emu_bucket *b1 = f2_emu_bucket(from), *b2 = f2_emu_bucket(to);
 	if (!b1 || !b2)
 		return -ENOMEM;

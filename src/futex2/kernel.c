@@ -170,9 +170,22 @@ int f2_kernel_wait(const struct f2_word *w, uint64_t val, uint64_t mask,
 	return r == -EINTR ? 0 : (int)r; /* a signal is a spurious wakeup */
 }
 
+int f2_futex_count_wakes;
+uint64_t f2_futex_wakes;
+
+void f2_futex_count_wake(void)
+{
+	/* relaxed: statistics for a test that sets the switch and reads the
+	 * count from the thread that made the calls */
+	if (f2_unlikely(f2_load_relaxed(&f2_futex_count_wakes)))
+		f2_add_relaxed(&f2_futex_wakes, 1);
+}
+
 int f2_kernel_wake(const struct f2_word *w, uint64_t mask, int nr)
 {
 	long r;
+
+	f2_futex_count_wake();
 
 	if (w->bk == F2_BK_FUTEX2)
 		r = syscall(SYS_futex_wake, w->addr, (unsigned long)mask, nr, kflags(w));
@@ -186,6 +199,8 @@ int f2_kernel_requeue(const struct f2_word *from, const struct f2_word *to, uint
                       int nr_wake, int nr_requeue)
 {
 	long r;
+
+	f2_futex_count_wake();
 
 	/* The kernel moves waiters only between words of equal flags
 	 * (futex_requeue(2) demands identical flags; futex(2) has one PRIVATE

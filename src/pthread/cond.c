@@ -60,12 +60,14 @@ int F2P_IMPL(pthread_cond_init)(pthread_cond_t *pc, const pthread_condattr_t *at
 }
 F2P_EXPORT_COND(pthread_cond_init);
 
-/* f2sync condvars are self-synchronised: nothing to wait for, as in glibc. */
+/* EBUSY while a thread sleeps in a wait that no signal or broadcast has
+ * woken (POSIX's recommendation; glibc waits instead). A woken waiter still
+ * on its way back needs nothing of the condvar (sync/cond.c), so destroying
+ * right after the broadcast that woke every waiter succeeds. */
 int F2P_IMPL(pthread_cond_destroy)(pthread_cond_t *pc)
 {
-	(void)pc;
 	f2p_stat(F2P_ST_DESTROY);
-	return 0;
+	return f2_cond_has_sleepers(&F2P_COND(pc)->c) ? EBUSY : 0;
 }
 F2P_EXPORT_COND(pthread_cond_destroy);
 

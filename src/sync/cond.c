@@ -1,33 +1,52 @@
-/* f2_cond_t and f2_cond64_t: one sequence-counter condvar, parameterised by
- * the width of its sequence word (32 or 64 bits).
+/* f2_cond_t and f2_cond64_t: one sequence-counter condvar with a count of
+ * its waiters, parameterised by the width of its sequence word (32 or 64
+ * bits). docs/design/cond.md has the proofs.
  *
  * The sequence word (the value half of the NUMA pair { seq; node; }):
- *   WAITERS  bit 0    a waiter may be parked: signal and broadcast must wake
- *   count    bits 1.. bumped by 2 (SEQ_ONE) by every signal and broadcast
+ *   seq        bumped by SEQ_ONE by every signal or broadcast that takes a
+ *              waiter; a waiter sleeps on the value it read.
+ * The count (c->waiters, a plain 32-bit word, never waited on):
+ *   0          nobody to wake: signal and broadcast return after one load
+ *   1..MANY-1  waiters that no signal or broadcast has taken yet (at least
+ *              every one asleep; see "surplus" below)
+ *   >= MANY    saturated: signal wakes without counting down, broadcast
+ *              resets it to 0
  * Transitions:
- *   wait       fetch_or(WAITERS), under the mutex; the returned value v (with
- *              WAITERS) is what the waiter sleeps on once it has released
- *              the mutex: any later signal or broadcast changes the word, so
- *              a waiter never sleeps through one that came after it began.
- *   signal     if WAITERS: fetch_add(SEQ_ONE), wake one. The bit stays: other
- *              waiters may remain.
- *   broadcast  if WAITERS: CAS to (seq + SEQ_ONE) without WAITERS, then wake
+ *   wait       under the mutex: v = load(seq), then count + 1 (seq_cst, in
+ *              that order); release the mutex; sleep while seq == v.
+ *   signal     if count > 0: count - 1 (CAS), seq + SEQ_ONE, wake one.
+ *   broadcast  if count > 0: count = 0 (exchange), seq + SEQ_ONE, then wake
  *              two waiters and requeue the others onto the mutex word.
+ *   return     a waiter touches nothing of the condvar once its wait ends.
+ *              Woken by a wake, it was counted down by its waker. Ending any
+ *              other way (deadline, signal handler, cancellation, or a bump
+ *              that another waiter's signal made before it slept) it leaves
+ *              its count behind as a surplus: only the condvar could say
+ *              whether a waker took it, and the program may free the condvar
+ *              as soon as a waker has. The next signal that meets a surplus
+ *              makes one empty wake and removes it; a broadcast removes all.
+ * No lost wakeup: the load of seq comes before the count in the single total
+ * order of seq_cst operations, so a signal that counts a waiter down bumps
+ * seq after that waiter's load: the waiter's futex wait either finds the
+ * word changed or is asleep when the wake comes. The count is never below
+ * the number of sleeping waiters (cond.md), so no signal skips a sleeper.
  * Why no signal is stolen (glibc bug 13165): a waiter that began after a
  * signal read the bumped word, and the signal's wake goes to the longest
  * parked waiter (kernel futex queues and the emulation's buckets are FIFO for
  * equal priorities), i.e. to one that was waiting before it; a waiter that
  * had not parked yet when the signal came finds the word changed and returns.
- * Requeue and the mutex: every waiter re-acquires the mutex in its contended
- * state (HELD|PARKED), so a waiter that broadcast wakes ends up owning it
- * with PARKED set and its unlock wakes one requeued waiter, which does the
- * same: each unlock hands on one waiter, and no requeued waiter is stranded
- * on a free mutex. Broadcast wakes two, not one: each hand-on costs a wake-up
- * latency (the woken thread must be scheduled), and with two chains one
- * waiter is already on its way while the other owns the mutex, so that
- * latency overlaps the owner's critical section instead of adding to it. A
- * third would only find the mutex held and park again. Cond waiters park
- * with the mutex's WAIT_NORMAL mask.
+ * Requeue and the mutex: a waiter that may have been woken by a broadcast
+ * re-acquires the mutex in its contended state (HELD|PARKED), so it ends up
+ * owning it with PARKED set and its unlock wakes one requeued waiter, which
+ * does the same: each unlock hands on one waiter, and no requeued waiter is
+ * stranded on a free mutex. Only a waiter that never slept (its futex wait
+ * found the word changed, or cancellation ended it first) cannot have been
+ * requeued, and it takes the mutex plainly. Broadcast wakes two, not one:
+ * each hand-on costs a wake-up latency (the woken thread must be scheduled),
+ * and with two chains one waiter is already on its way while the other owns
+ * the mutex, so that latency overlaps the owner's critical section instead
+ * of adding to it. A third would only find the mutex held and park again.
+ * Cond waiters park with the mutex's WAIT_NORMAL mask.
  * Signal wakes; it never requeues its waiter onto the mutex ("wait
  * morphing"). Morphing needs the mutex marked PARKED by someone whose unlock
  * is still to come, and the mutex word does not say who holds it: a
@@ -38,20 +57,19 @@
  * it is also slower on this hardware: the waiter's wake-up then starts only
  * after the requeue and the unlock's wake instead of overlapping them
  * (bench/notes/pingpong.md).
- * Wrap-around: a 32-bit word counts 2^31 signals. A waiter that read value v
- * and is preempted before parking for exactly k * 2^31 signals would sleep on
+ * Wrap-around: a 32-bit word counts 2^32 signals. A waiter that read value v
+ * and is preempted before parking for exactly k * 2^32 signals would sleep on
  * a word that reads v again and miss them. Every such signal is a futex wake
- * system call (WAITERS is set), so that needs minutes of uninterrupted
- * signalling aimed exactly at one preempted waiter: accepted for f2_cond_t.
- * f2_cond64_t's 2^63 cannot wrap.
+ * system call (it took a counted waiter), so that needs minutes of
+ * uninterrupted signalling aimed exactly at one preempted waiter: accepted
+ * for f2_cond_t. f2_cond64_t's 2^64 cannot wrap.
  * A signal handler run by a parked waiter makes its futex wait return 0 (a
  * spurious wakeup, allowed by POSIX: the caller's predicate loop waits again).
- * Telling it apart from a real wakeup would need a look at the condvar after
- * the wait, which the destruction rule below forbids.
  * Destruction: once its futex wait returns, a waiter touches only the mutex,
- * so freeing the condvar right after signal or broadcast is safe. The last
- * waiters' mutex stays recorded with its futex flags and node (struct
- * cv_ref), so a broadcast after that mutex was freed requeues onto its
+ * so freeing the condvar right after signal or broadcast is safe; signal binds
+ * its word before the bump, so after the bump only the bound wake follows.
+ * The last waiters' mutex stays recorded with its futex flags and node
+ * (struct cv_ref), so a broadcast after that mutex was freed requeues onto its
  * address without reading it in user space (at worst a spurious wakeup).
  */
 #include <errno.h>
@@ -64,46 +82,40 @@
 #include "mutex_impl.h"
 #include "../internal/time.h"
 
-#define CV_WAITERS 1u
-#define CV_SEQ_ONE 2u
+#define CV_SEQ_ONE 1u
+/* The count saturates here (MANY in the header comment): a surplus per
+ * wait that ended without a wake could otherwise pile up, with no signal in
+ * between, until it wrapped to a count below the sleepers. */
+#define CV_MANY 0x80000000u
 
 /* Waiters a requeueing broadcast wakes; the rest go onto the mutex word.
  * Two keep one waiter on its way while the other owns the mutex (header
  * comment); more would only find the mutex held and park again. */
 #define CV_BCAST_WAKE 2
 
-/* Where a condvar of either width records its waiters' mutex: the pointer,
- * and the mutex word's futex flags and node, written by each waiter while it
- * holds the mutex (so the mutex is alive) and published by the release in
- * seq_fetch_or. broadcast uses them without reading the mutex, which may be
- * freed once its last waiter has returned. */
+/* c->mref: the recorded mutex word's futex flags (low byte) and, with
+ * F2_NUMA, its node (the bits above). 0: nothing recorded, never requeue. */
+#define CV_MREF_FLAGS 0xffu
+#define CV_MREF_NODE_SHIFT 8
+#define CV_MREF_NODE_MAX 0xffffff
+_Static_assert((F2_SIZE_MASK | F2_NUMA | F2_PRIVATE) <= CV_MREF_FLAGS, "mutex flags fit");
+
+/* Where a condvar of either width keeps its count and records its waiters'
+ * mutex: the pointer and the mutex word's flags and node, written by each
+ * waiter while it holds the mutex (so the mutex is alive) and published by
+ * the release half of its count_waiter. broadcast uses them without reading
+ * the mutex, which may be freed once its last waiter has returned. */
 struct cv_ref {
 	f2_mutex_t **mutex;
-	uint32_t *mflags;
-	int32_t *mnode;
+	uint32_t *mref;
+	uint32_t *waiters;
 };
-#define CV_REF(c) (&(struct cv_ref){ &(c)->mutex, &(c)->mflags, &(c)->mnode })
+#define CV_REF(c) (&(struct cv_ref){ &(c)->mutex, &(c)->mref, &(c)->waiters })
 
 /* Waiters moved onto a mutex word by broadcast (read by the tests). */
 f2_hidden uint64_t f2_cv_requeued;
 
 _Static_assert(sizeof(f2_cond_t) <= 48 && sizeof(f2_cond64_t) <= 48, "fits pthread_cond_t");
-
-static uint64_t seq_fetch_or(void *s, unsigned size, uint64_t bits)
-{
-	/* acq_rel: releases the mutex pointer to broadcast's acquire CAS */
-	if (size == F2_SIZE_U32)
-		return f2_or_acq_rel((uint32_t *)s, (uint32_t)bits);
-	return f2_or_acq_rel((uint64_t *)s, bits);
-}
-
-static uint64_t seq_fetch_add(void *s, unsigned size, uint64_t n)
-{
-	/* acq_rel: pairs with the waiters' fetch_or and futex value check */
-	if (size == F2_SIZE_U32)
-		return f2_add_acq_rel((uint32_t *)s, (uint32_t)n);
-	return f2_add_acq_rel((uint64_t *)s, n);
-}
 
 static uint64_t seq_load(void *s, unsigned size)
 {
@@ -112,19 +124,58 @@ static uint64_t seq_load(void *s, unsigned size)
 	return f2_load_seq((uint64_t *)s);
 }
 
-static int seq_cas(void *s, unsigned size, uint64_t *exp, uint64_t want)
+/* Bumps the sequence; returns the new value. */
+static uint64_t seq_bump(void *s, unsigned size)
 {
-	int ok;
-	if (size == F2_SIZE_U32) {
-		uint32_t e = (uint32_t)*exp;
-		/* acq_rel: pairs with the waiters' fetch_or (mutex pointer) */
-		ok = f2_cas_acq_rel((uint32_t *)s, &e, (uint32_t)want);
-		*exp = e;
-	} else {
-		/* acq_rel: pairs with the waiters' fetch_or (mutex pointer) */
-		ok = f2_cas_acq_rel((uint64_t *)s, exp, want);
-	}
-	return ok;
+	/* seq_cst: after the count change in the total order ("No lost wakeup") */
+	if (size == F2_SIZE_U32)
+		return (uint32_t)(f2_add_seq((uint32_t *)s, CV_SEQ_ONE) + CV_SEQ_ONE);
+	return f2_add_seq((uint64_t *)s, CV_SEQ_ONE) + CV_SEQ_ONE;
+}
+
+/* wait: count the caller in, unless the count is saturated. Always an RMW,
+ * even saturated (then it writes the same value back), so that its release
+ * half always publishes the caller's recorded mutex. */
+static void count_waiter(uint32_t *n)
+{
+	/* seq_cst: after the caller's load of seq ("No lost wakeup"); pairs
+	 * with broadcast's exchange, which acquires the recorded mutex */
+	uint32_t v = f2_load_seq(n);
+	while (!f2_cas_seq(n, &v, v < CV_MANY ? v + 1 : v))
+		;
+}
+
+/* signal: take one waiter's count. 0 if there was none. */
+static int take_one(uint32_t *n)
+{
+	/* seq_cst: pairs with count_waiter ("No lost wakeup") */
+	uint32_t v = f2_load_seq(n);
+	do {
+		if (v == 0)
+			return 0;
+	} while (v < CV_MANY && !f2_cas_seq(n, &v, v - 1));
+	return 1;
+}
+
+/* broadcast: take every waiter's count. 0 if there was none. */
+static int take_all(uint32_t *n)
+{
+	/* seq_cst: pairs with count_waiter; the exchange also acquires the
+	 * mutex the waiters recorded (struct cv_ref) */
+	return f2_load_seq(n) != 0 && f2_xchg_seq(n, 0) != 0;
+}
+
+/* The mutex word's flags and node packed for c->mref (0: cannot requeue). */
+static uint32_t mutex_ref(f2_mutex_t *m)
+{
+	unsigned mf = f2_pair_flags(m, F2_SIZE_U32);
+	int32_t node = f2_load_relaxed(&m->node); /* resolved by f2_pair_flags */
+
+	if (!(mf & F2_NUMA))
+		return mf;
+	if (node < 0 || node > CV_MREF_NODE_MAX)
+		return 0;
+	return mf | (uint32_t)node << CV_MREF_NODE_SHIFT;
 }
 
 static int bad_mutex(const f2_mutex_t *m)
@@ -132,10 +183,16 @@ static int bad_mutex(const f2_mutex_t *m)
 	return !m || ((uintptr_t)m & (sizeof(*m) - 1));
 }
 
-/* The mutex is re-taken in its contended state (see the header comment). */
-static void relock(f2_mutex_t *m)
+/* Re-takes the mutex after the wait: in its contended state when the waiter
+ * may have been requeued by a broadcast (header comment), else plainly. */
+static void relock(f2_mutex_t *m, int maybe_requeued)
 {
 	unsigned v = F2_MX_UNLOCKED;
+
+	if (!maybe_requeued) {
+		f2_mx_lock(&m->word, F2_SIZE_U32);
+		return;
+	}
 	if (!f2_mx_cas_acquire(&m->word, F2_SIZE_U32, &v, F2_MX_HELD | F2_MX_PARKED))
 		f2_mx_lock_slow(&m->word, F2_SIZE_U32, NULL, CLOCK_MONOTONIC, 1);
 }
@@ -160,7 +217,7 @@ static int cv_wait(void *s, unsigned size, const struct cv_ref *ref, f2_mutex_t 
 {
 	struct f2_bound bw;
 	uint64_t v;
-	int r;
+	int r, slept = 1;
 
 	/* no mutex is only valid with the shim's lock callbacks */
 	if ((m ? bad_mutex(m) : (!x || !x->unlock || !x->lock)) || f2_deadline_check(abs, clk))
@@ -170,40 +227,40 @@ static int cv_wait(void *s, unsigned size, const struct cv_ref *ref, f2_mutex_t 
 	/* Bound under the mutex: once it is released, a broadcast may wake us
 	 * and the condvar be freed (see bound.c). */
 	f2_bind_word(&bw, s, f2_pair_flags(s, size));
-	if (m) {
-		unsigned mf = f2_pair_flags(m, F2_SIZE_U32);
-		/* relaxed: published by the release in seq_fetch_or below */
-		f2_store_relaxed(ref->mflags, mf);
-		f2_store_relaxed(ref->mnode, f2_load_relaxed(&m->node));
-	}
-	f2_store_relaxed(ref->mutex, m); /* published by the release in seq_fetch_or */
-	v = seq_fetch_or(s, size, CV_WAITERS) | CV_WAITERS;
+	if (m) /* relaxed: published by the release half of count_waiter */
+		f2_store_relaxed(ref->mref, mutex_ref(m));
+	f2_store_relaxed(ref->mutex, m); /* the same */
+	v = seq_load(s, size); /* seq_cst: before count_waiter ("No lost wakeup") */
+	count_waiter(ref->waiters);
 	if (m)
 		f2_mx_unlock(&m->word, F2_SIZE_U32);
 	else if ((r = x->unlock(x->arg)) != 0)
-		return r; /* WAITERS stays: a hint, it costs one empty wake */
+		return r; /* counted: a surplus (header comment) */
 	if (x && x->abort_wait && x->abort_wait()) {
 		r = 0; /* ended by the caller: a spurious wakeup */
+		slept = 0;
 	} else {
 		r = f2_park_bound(&bw, v, F2_MX_WAIT_NORMAL, abs, clk);
 		if (r != 0 && r != -EAGAIN && r != -ETIMEDOUT && r != -EINTR)
 			r = poll_wait(s, size, v, abs, clk);
+		slept = r != -EAGAIN;
 	}
 	if (!m)
 		return x->lock(x->arg) ?: (r == -ETIMEDOUT ? ETIMEDOUT : 0);
-	relock(m);
+	relock(m, slept);
 	return r == -ETIMEDOUT ? ETIMEDOUT : 0;
 }
 
-static int cv_signal(void *s, unsigned size)
+static int cv_signal(void *s, unsigned size, uint32_t *waiters)
 {
-	unsigned flags;
+	struct f2_bound b;
 
-	if (!(seq_load(s, size) & CV_WAITERS))
+	if (!take_one(waiters))
 		return 0;
-	flags = f2_pair_flags(s, size);
-	seq_fetch_add(s, size, CV_SEQ_ONE);
-	f2_futex_wake(s, F2_MX_WAKE_ANY, 1, flags);
+	f2_bind_word(&b, s, f2_pair_flags(s, size));
+	seq_bump(s, size);
+	/* from here a waiter may return and free the condvar: the wake is bound */
+	f2_wake_bound(&b, F2_MX_WAKE_ANY, 1);
 	return 0;
 }
 
@@ -219,19 +276,19 @@ static int same_backend(unsigned cflags, unsigned mflags)
 static int requeue_all(void *s, unsigned size, unsigned flags, uint64_t seq,
                        const struct cv_ref *ref)
 {
-	/* relaxed: acquired by broadcast's seq_cas, which pairs with the
-	 * release in the waiters' seq_fetch_or */
+	/* relaxed: acquired by broadcast's take_all, which pairs with the
+	 * release half of the waiters' count_waiter */
 	f2_mutex_t *m = f2_load_relaxed(ref->mutex);
+	uint32_t mref = f2_load_relaxed(ref->mref); /* see m */
+	unsigned mflags = mref & CV_MREF_FLAGS;
+	int mnode = (mflags & F2_NUMA) ? (int)(mref >> CV_MREF_NODE_SHIFT) : -1;
 	struct f2_futex_waitv ft[2];
-	unsigned mflags;
 	int r;
 
 	/* A process-shared condvar's recorded mutex is an address in one process
 	 * only: wake, never requeue. */
-	if (!m || !(flags & F2_PRIVATE) || !f2_load_relaxed(&f2_tuning()->requeue)) /* knob: see tuning.c */
+	if (!m || !mref || !(flags & F2_PRIVATE) || !f2_load_relaxed(&f2_tuning()->requeue)) /* knob: see tuning.c */
 		return -1;
-	mflags = f2_load_relaxed(ref->mflags); /* see m above */
-	int mnode = (mflags & F2_NUMA) ? f2_load_relaxed(ref->mnode) : -1;
 	if (!same_backend(flags, mflags))
 		return -1;
 	memset(ft, 0, sizeof(ft));
@@ -244,7 +301,7 @@ static int requeue_all(void *s, unsigned size, unsigned flags, uint64_t seq,
 		r = f2_futex_requeue_node(ft, CV_BCAST_WAKE, INT_MAX, mnode);
 		if (r != -EAGAIN)
 			break;
-		seq = seq_load(s, size); /* a newer signal or wait changed it */
+		seq = seq_load(s, size); /* a newer signal or broadcast changed it */
 	}
 	if (r < 0)
 		return -1;
@@ -255,15 +312,13 @@ static int requeue_all(void *s, unsigned size, unsigned flags, uint64_t seq,
 
 static int cv_broadcast(void *s, unsigned size, const struct cv_ref *ref)
 {
-	uint64_t old = seq_load(s, size), seq;
 	unsigned flags;
+	uint64_t seq;
 
-	do {
-		if (!(old & CV_WAITERS))
-			return 0;
-		seq = (old + CV_SEQ_ONE) & ~(uint64_t)CV_WAITERS;
-	} while (!seq_cas(s, size, &old, seq));
+	if (!take_all(ref->waiters))
+		return 0;
 	flags = f2_pair_flags(s, size);
+	seq = seq_bump(s, size);
 	if (requeue_all(s, size, flags, seq, ref) < 0)
 		f2_futex_wake(s, F2_MX_WAKE_ANY, INT_MAX, flags);
 	return 0;
@@ -295,9 +350,31 @@ int f2_cond_wait_ext(f2_cond_t *c, f2_mutex_t *m, const struct timespec *abstime
 	return cv_wait(&c->seq, F2_SIZE_U32, CV_REF(c), m, abstime, clock, x);
 }
 
+/* The pthread shim's destroy (sync_impl.h). Asks the backend how many
+ * threads sleep on the word by requeueing it onto itself, which moves and
+ * wakes nobody (a count of 0 needs no system call). */
+int f2_cond_has_sleepers(f2_cond_t *c)
+{
+	struct f2_futex_waitv ft[2];
+	int r = -EAGAIN;
+
+	/* seq_cst: a waiter counted before this load is seen (count_waiter) */
+	if (BAD_COND(c) || !f2_load_seq(&c->waiters))
+		return 0;
+	memset(ft, 0, sizeof(ft));
+	ft[0].uaddr = ft[1].uaddr = &c->seq;
+	ft[0].flags = ft[1].flags = f2_pair_flags(&c->seq, F2_SIZE_U32);
+	for (int i = 0; i < 4 && r == -EAGAIN; i++) {
+		ft[0].val = seq_load(&c->seq, F2_SIZE_U32);
+		r = f2_futex_requeue(ft, 0, INT_MAX);
+	}
+	/* still -EAGAIN: signals keep changing the word, so it is in use */
+	return r > 0 || r == -EAGAIN;
+}
+
 int f2_cond_signal(f2_cond_t *c)
 {
-	return BAD_COND(c) ? EINVAL : cv_signal(&c->seq, F2_SIZE_U32);
+	return BAD_COND(c) ? EINVAL : cv_signal(&c->seq, F2_SIZE_U32, &c->waiters);
 }
 
 int f2_cond_broadcast(f2_cond_t *c)
@@ -320,7 +397,7 @@ int f2_cond64_timedwait(f2_cond64_t *c, f2_mutex_t *m, const struct timespec *ab
 
 int f2_cond64_signal(f2_cond64_t *c)
 {
-	return BAD_COND(c) ? EINVAL : cv_signal(&c->seq, F2_SIZE_U64);
+	return BAD_COND(c) ? EINVAL : cv_signal(&c->seq, F2_SIZE_U64, &c->waiters);
 }
 
 int f2_cond64_broadcast(f2_cond64_t *c)

@@ -73,11 +73,13 @@ f2_hidden int f2_park_bound(const struct f2_bound *p, uint64_t val, uint64_t mas
                             const struct timespec *abs, clockid_t clk);
 
 /* cond.c: the condvar wait with the pthread shim's extensions.
- *   abort_wait  if set, called after the waiter has read the sequence and
- *               released the mutex, just before it would sleep: nonzero ends
- *               the wait at once (a spurious wakeup). Any signal or broadcast
- *               after the read still ends the sleep, so a flag that a waker
- *               sets before broadcasting is never missed (cancellation).
+ *   abort_wait  if set, called after the waiter has read the sequence,
+ *               counted itself in (both seq_cst) and released the mutex,
+ *               just before it would sleep: nonzero ends the wait at once (a
+ *               spurious wakeup; the count stays behind as a surplus, cond.c).
+ *               Any broadcast after the count sees it and ends the sleep, so a
+ *               flag that a waker sets before broadcasting is never missed
+ *               (cancellation).
  *   m == NULL   the caller's lock is not an f2_mutex_t: unlock(arg) releases
  *               it once the sequence is read (its error is returned at once),
  *               lock(arg) retakes it after the wait (its error is returned);
@@ -94,6 +96,11 @@ struct f2_cond_ext {
 f2_hidden int f2_cond_wait_ext(struct f2_cond *c, struct f2_mutex *m,
 			       const struct timespec *abstime, clockid_t clock,
 			       const struct f2_cond_ext *x);
+/* 1 if a thread sleeps in a wait on c that no signal or broadcast has woken
+ * (for pthread_cond_destroy's EBUSY). A woken waiter, one that broadcast
+ * moved onto the mutex, and a surplus count (cond.c) do not count; nor does
+ * a waiter between releasing the mutex and falling asleep. */
+f2_hidden int f2_cond_has_sleepers(struct f2_cond *c);
 
 /* rwlock.c: a read lock that passes queued writers whenever other readers hold
  * the lock (glibc's PTHREAD_RWLOCK_PREFER_READER_NP, for the pthread shim).

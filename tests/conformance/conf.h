@@ -22,6 +22,10 @@ static inline void conf_sleep_ms(long ms)
 
 #define CONF_OK(call) ck_assert_int_eq((call), 0)
 
+/* 1 if the pthread function `name` resolves to libf2sync-pthread (conf_main.c):
+ * for the few checks where the shim deliberately differs from glibc. */
+int conf_resolves_to_shim(const char *name);
+
 Suite *conf_mutex_suite(void);
 Suite *conf_cond_suite(void);
 Suite *conf_rwlock_suite(void);

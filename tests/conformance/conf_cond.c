@@ -207,6 +207,65 @@ START_TEST(robust_mutex)
 }
 END_TEST
 
+/* pthread_cond_destroy with waiters. The shim returns EBUSY while they sleep
+ * unwoken (POSIX's recommendation; glibc blocks until they leave, so that
+ * half runs under the shim only). Right after the broadcast that woke them,
+ * while they are still on their way out, destroy returns 0 and the condvar is
+ * freed at once (glibc: destroy waits for them; the shim: they need nothing
+ * more of it). */
+#define D_WAITERS 4
+static pthread_mutex_t d_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t *d_cond;
+static int d_go, d_ready;
+
+static void *d_waiter(void *arg)
+{
+	(void)arg;
+	CONF_OK(pthread_mutex_lock(&d_lock));
+	d_ready++;
+	while (!d_go)
+		CONF_OK(pthread_cond_wait(d_cond, &d_lock));
+	CONF_OK(pthread_mutex_unlock(&d_lock));
+	return NULL;
+}
+
+START_TEST(destroy_busy)
+{
+	pthread_t t[D_WAITERS];
+	int ready = 0;
+
+	d_cond = malloc(sizeof(*d_cond));
+	ck_assert_ptr_nonnull(d_cond);
+	CONF_OK(pthread_cond_init(d_cond, NULL));
+	d_go = 0;
+	d_ready = 0;
+	for (int i = 0; i < D_WAITERS; i++)
+		CONF_OK(pthread_create(&t[i], NULL, d_waiter, NULL));
+	while (ready < D_WAITERS) {
+		conf_sleep_ms(1);
+		CONF_OK(pthread_mutex_lock(&d_lock));
+		ready = d_ready;
+		CONF_OK(pthread_mutex_unlock(&d_lock));
+	}
+	if (conf_resolves_to_shim("pthread_cond_destroy")) {
+		/* EBUSY once they sleep (they all released the mutex already) */
+		int i = 0;
+		while (pthread_cond_destroy(d_cond) != EBUSY) {
+			ck_assert_int_lt(i++, 10000);
+			conf_sleep_ms(1);
+		}
+	}
+	CONF_OK(pthread_mutex_lock(&d_lock));
+	d_go = 1;
+	CONF_OK(pthread_cond_broadcast(d_cond));
+	CONF_OK(pthread_mutex_unlock(&d_lock));
+	CONF_OK(pthread_cond_destroy(d_cond));
+	free(d_cond);
+	for (int i = 0; i < D_WAITERS; i++)
+		CONF_OK(pthread_join(t[i], NULL));
+}
+END_TEST
+
 /* Cancellation: the cleanup handler runs with the mutex re-acquired. */
 static pthread_mutex_t k_lock = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 static pthread_cond_t k_cond = PTHREAD_COND_INITIALIZER;
@@ -329,6 +388,7 @@ Suite *conf_cond_suite(void)
 	tcase_add_test(tc, timed_clocks);
 	tcase_add_test(tc, mutex_kinds);
 	tcase_add_test(tc, robust_mutex);
+	tcase_add_test(tc, destroy_busy);
 	tcase_add_loop_test(tc, cancel_waiter, 0, 3);
 	tcase_add_test(tc, cancel_pending);
 	suite_add_tcase(s, tc);

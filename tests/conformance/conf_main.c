@@ -7,7 +7,7 @@
 
 #include "conf.h"
 
-static int resolves_to_shim(const char *name)
+int conf_resolves_to_shim(const char *name)
 {
 	Dl_info info;
 	void *p = dlsym(RTLD_DEFAULT, name);
@@ -30,7 +30,7 @@ int main(void)
 
 	if (expect && strcmp(expect, "1") == 0)
 		for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++)
-			if (!resolves_to_shim(calls[i])) {
+			if (!conf_resolves_to_shim(calls[i])) {
 				fprintf(stderr, "%s does not resolve to libf2sync-pthread\n", calls[i]);
 				return 1;
 			}

@@ -15,6 +15,7 @@ struct cv_ops {
 	int (*timedwait)(void *, f2_mutex_t *, const struct timespec *, clockid_t);
 	int (*signal)(void *);
 	int (*broadcast)(void *);
+	uint32_t *(*waiters)(void *); /* the count (cond.c) */
 };
 
 static int w32(void *c, f2_mutex_t *m) { return f2_cond_wait(c, m); }
@@ -25,10 +26,12 @@ static int w64(void *c, f2_mutex_t *m) { return f2_cond64_wait(c, m); }
 static int tw64(void *c, f2_mutex_t *m, const struct timespec *a, clockid_t k) { return f2_cond64_timedwait(c, m, a, k); }
 static int s64(void *c) { return f2_cond64_signal(c); }
 static int b64(void *c) { return f2_cond64_broadcast(c); }
+static uint32_t *n32(void *c) { return &((f2_cond_t *)c)->waiters; }
+static uint32_t *n64(void *c) { return &((f2_cond64_t *)c)->waiters; }
 
 static const struct cv_ops OPS[2] = {
-	{ "f2_cond_t", F2_SIZE_U32 | F2_PRIVATE, w32, tw32, s32, b32 },
-	{ "f2_cond64_t", F2_SIZE_U64 | F2_PRIVATE, w64, tw64, s64, b64 },
+	{ "f2_cond_t", F2_SIZE_U32 | F2_PRIVATE, w32, tw32, s32, b32, n32 },
+	{ "f2_cond64_t", F2_SIZE_U64 | F2_PRIVATE, w64, tw64, s64, b64, n64 },
 };
 
 static void *cv_new(const struct cv_ops *o)
@@ -46,6 +49,33 @@ static void *cv_new(const struct cv_ops *o)
 static int mutex_held(f2_mutex_t *m)
 {
 	return f2_mutex_trylock(m) == EBUSY;
+}
+
+static uint32_t count_of(const struct cv_ops *o, void *c)
+{
+	return __atomic_load_n(o->waiters(c), __ATOMIC_SEQ_CST);
+}
+
+/* n signals and n broadcasts on a condvar (for wakes_made). */
+struct idle_calls {
+	const struct cv_ops *o;
+	void *c;
+	int n;
+};
+
+static void idle_calls(void *arg)
+{
+	struct idle_calls *a = arg;
+	for (int i = 0; i < a->n; i++) {
+		ck_assert_int_eq(a->o->signal(a->c), 0);
+		ck_assert_int_eq(a->o->broadcast(a->c), 0);
+	}
+}
+
+static uint64_t idle_wakes(const struct cv_ops *o, void *c, int n)
+{
+	struct idle_calls a = { o, c, n };
+	return wakes_made(idle_calls, &a);
 }
 
 START_TEST(sizes)
@@ -192,6 +222,9 @@ START_TEST(pingpong_no_lost_wakeup)
 		ck_assert_int_eq(f2_mutex_unlock(&p.m), 0);
 	}
 	pthread_join(t, NULL);
+	/* one waiter at a time, each ended by a signal: the count is exact */
+	ck_assert_uint_eq(count_of(p.o, p.c), 0);
+	ck_assert_uint_eq(idle_wakes(p.o, p.c, 1000), 0);
 	free(p.c);
 }
 END_TEST
@@ -388,6 +421,190 @@ END_TEST
 START_TEST(free_right_after_signal)
 {
 	free_after_wake(_i, 0);
+}
+END_TEST
+
+/* Issue 12: after waiters came and went, signal and broadcast with nobody
+ * waiting make no wake call at all (the old WAITERS bit, cleared only by
+ * broadcast, made every later signal a system call). One waiter ended by a
+ * signal, then three ended by a broadcast. */
+START_TEST(idle_after_use)
+{
+	const struct cv_ops *o = &OPS[_i];
+	static struct crowd w;
+	struct crowd_arg args[3];
+	pthread_t t[3];
+
+	for (int n = 1; n <= 3; n += 2) {
+		memset(&w, 0, sizeof(w));
+		w.o = o;
+		w.c = cv_new(o);
+		w.m = (f2_mutex_t)F2_MUTEX_INITIALIZER;
+		crowd_start(&w, args, t, n);
+		ck_assert_uint_eq(count_of(o, w.c), (uint32_t)n);
+		ck_assert_int_eq(f2_mutex_lock(&w.m), 0);
+		w.go = 1;
+		ck_assert_int_eq(n == 1 ? o->signal(w.c) : o->broadcast(w.c), 0);
+		ck_assert_int_eq(f2_mutex_unlock(&w.m), 0);
+		for (int i = 0; i < n; i++)
+			pthread_join(t[i], NULL);
+		ck_assert_uint_eq(count_of(o, w.c), 0);
+		ck_assert_uint_eq(idle_wakes(o, w.c, 1000), 0);
+		free(w.c);
+	}
+}
+END_TEST
+
+/* A wait that ends at its deadline cannot count itself out (cond.md,
+ * "Surplus"): the next signal makes one empty wake and removes the surplus,
+ * a broadcast removes them all with one call; then the condvar is idle. */
+static void one_signal(void *c)
+{
+	const struct cv_ops *o = ((struct idle_calls *)c)->o;
+	ck_assert_int_eq(o->signal(((struct idle_calls *)c)->c), 0);
+}
+
+static void one_broadcast(void *c)
+{
+	const struct cv_ops *o = ((struct idle_calls *)c)->o;
+	ck_assert_int_eq(o->broadcast(((struct idle_calls *)c)->c), 0);
+}
+
+START_TEST(surplus_after_timeout)
+{
+	const struct cv_ops *o = &OPS[_i];
+	struct idle_calls a = { o, cv_new(o), 0 };
+	f2_mutex_t m = F2_MUTEX_INITIALIZER;
+
+	ck_assert_int_eq(f2_mutex_lock(&m), 0);
+	for (int i = 1; i <= 3; i++) {
+		struct timespec soon = deadline_in(CLOCK_MONOTONIC, 1000000);
+		ck_assert_int_eq(o->timedwait(a.c, &m, &soon, CLOCK_MONOTONIC), ETIMEDOUT);
+		ck_assert_uint_eq(count_of(o, a.c), (uint32_t)i);
+	}
+	ck_assert_int_eq(f2_mutex_unlock(&m), 0);
+	ck_assert_uint_eq(wakes_made(one_signal, &a), 1);
+	ck_assert_uint_eq(count_of(o, a.c), 2);
+	ck_assert_uint_eq(wakes_made(one_broadcast, &a), 1);
+	ck_assert_uint_eq(count_of(o, a.c), 0);
+	ck_assert_uint_eq(idle_wakes(o, a.c, 100), 0);
+	free(a.c);
+}
+END_TEST
+
+/* The count saturates at 2^31 (cond.c, MANY): a count there no longer grows
+ * with waiters and no longer shrinks with signals, which still wake; only
+ * broadcast brings it back to 0. Started just below the limit. */
+START_TEST(count_saturates)
+{
+	const struct cv_ops *o = &OPS[_i];
+	struct idle_calls a = { o, cv_new(o), 0 };
+	const uint32_t many = 0x80000000u;
+	f2_mutex_t m = F2_MUTEX_INITIALIZER;
+
+	__atomic_store_n(o->waiters(a.c), many - 1, __ATOMIC_SEQ_CST);
+	ck_assert_int_eq(f2_mutex_lock(&m), 0);
+	for (int i = 0; i < 2; i++) {
+		struct timespec soon = deadline_in(CLOCK_MONOTONIC, 1000000);
+		ck_assert_int_eq(o->timedwait(a.c, &m, &soon, CLOCK_MONOTONIC), ETIMEDOUT);
+		ck_assert_uint_eq(count_of(o, a.c), many);
+	}
+	ck_assert_int_eq(f2_mutex_unlock(&m), 0);
+	ck_assert_uint_eq(wakes_made(one_signal, &a), 1);
+	ck_assert_uint_eq(count_of(o, a.c), many);
+	ck_assert_uint_eq(wakes_made(one_broadcast, &a), 1);
+	ck_assert_uint_eq(count_of(o, a.c), 0);
+	ck_assert_uint_eq(idle_wakes(o, a.c, 100), 0);
+	free(a.c);
+}
+END_TEST
+
+/* The count under a crowd (more waiters than CPUs): 32 waiters each take
+ * HEAL_TAKES tokens, half of them with 200 us timed waits that expire while
+ * two signallers hand out tokens and signal (with and without the mutex).
+ * An untimed waiter that lost a wakeup hangs the test. Once all have left,
+ * every remaining count is a surplus: exactly that many signals make one
+ * wake call each and bring it to 0, and after that no call makes a wake. */
+#define HEAL_WAITERS 32
+#define HEAL_TAKES 60
+
+struct heal {
+	const struct cv_ops *o;
+	void *c;
+	f2_mutex_t m;
+	long tokens, returns; /* under m */
+};
+
+struct heal_arg {
+	struct heal *h;
+	int idx;
+};
+
+static void *heal_waiter(void *arg)
+{
+	struct heal_arg *a = arg;
+	struct heal *h = a->h;
+	for (int i = 0; i < HEAL_TAKES; i++) {
+		ck_assert_int_eq(f2_mutex_lock(&h->m), 0);
+		while (h->tokens == 0) {
+			if (a->idx % 2) {
+				ck_assert_int_eq(h->o->wait(h->c, &h->m), 0);
+			} else {
+				struct timespec soon = deadline_in(CLOCK_MONOTONIC, 200000);
+				int rc = h->o->timedwait(h->c, &h->m, &soon, CLOCK_MONOTONIC);
+				ck_assert(rc == 0 || rc == ETIMEDOUT);
+			}
+			h->returns++;
+		}
+		h->tokens--;
+		ck_assert_int_eq(f2_mutex_unlock(&h->m), 0);
+	}
+	return NULL;
+}
+
+static void *heal_signaller(void *arg)
+{
+	struct heal *h = ((struct heal_arg *)arg)->h;
+	for (int i = 0; i < HEAL_WAITERS * HEAL_TAKES / 2; i++) {
+		ck_assert_int_eq(f2_mutex_lock(&h->m), 0);
+		h->tokens++;
+		if (i & 1)
+			ck_assert_int_eq(h->o->signal(h->c), 0);
+		ck_assert_int_eq(f2_mutex_unlock(&h->m), 0);
+		if (!(i & 1))
+			ck_assert_int_eq(h->o->signal(h->c), 0);
+	}
+	return NULL;
+}
+
+START_TEST(count_heals_crowd)
+{
+	static struct heal h;
+	struct heal_arg args[HEAL_WAITERS + 2];
+	pthread_t t[HEAL_WAITERS + 2];
+	struct idle_calls a;
+
+	memset(&h, 0, sizeof(h));
+	h.o = &OPS[_i];
+	h.c = cv_new(h.o);
+	h.m = (f2_mutex_t)F2_MUTEX_INITIALIZER;
+	for (int i = 0; i < HEAL_WAITERS + 2; i++) {
+		args[i] = (struct heal_arg){ &h, i };
+		ck_assert_int_eq(pthread_create(&t[i], NULL,
+		                                i < HEAL_WAITERS ? heal_waiter : heal_signaller,
+		                                &args[i]), 0);
+	}
+	for (int i = 0; i < HEAL_WAITERS + 2; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(h.tokens, 0);
+	uint32_t k = count_of(h.o, h.c);
+	ck_assert_uint_le(k, (uint64_t)h.returns); /* each surplus is a return */
+	a = (struct idle_calls){ h.o, h.c, 0 };
+	for (uint32_t i = 0; i < k; i++)
+		ck_assert_uint_eq(wakes_made(one_signal, &a), 1);
+	ck_assert_uint_eq(count_of(h.o, h.c), 0);
+	ck_assert_uint_eq(idle_wakes(h.o, h.c, 100), 0);
+	free(h.c);
 }
 END_TEST
 
@@ -632,6 +849,8 @@ static Suite *cond_suite(void)
 	tcase_add_loop_test(tc, bad_arguments, 0, 2);
 	tcase_add_loop_test(tc, timedwait_deadlines, 0, 2);
 	tcase_add_loop_test(tc, signal_before_wait_is_lost, 0, 2);
+	tcase_add_loop_test(tc, surplus_after_timeout, 0, 2);
+	tcase_add_loop_test(tc, count_saturates, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("threads");
 	tcase_add_loop_test(tc, broadcast_after_mutex_freed, 0, 2);
@@ -644,6 +863,8 @@ static Suite *cond_suite(void)
 	tcase_add_loop_test(tc, signals_to_a_waiter, 0, 2);
 	tcase_add_loop_test(tc, broadcast_rounds_crowd, 0, 2);
 	tcase_add_loop_test(tc, signal_queue_crowd, 0, 2);
+	tcase_add_loop_test(tc, idle_after_use, 0, 2);
+	tcase_add_loop_test(tc, count_heals_crowd, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

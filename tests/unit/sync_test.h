@@ -19,6 +19,21 @@
 /* Hidden statistics of the library (linked statically into the tests). */
 extern uint64_t f2_mx_handoffs;
 extern uint64_t f2_cv_requeued;
+/* Wake and requeue calls that reached a backend while f2_futex_count_wakes
+ * is set (futex2_impl.h). */
+extern int f2_futex_count_wakes;
+extern uint64_t f2_futex_wakes;
+
+/* Wake calls made by fn(arg) (the caller's other threads must be quiet). */
+static inline uint64_t wakes_made(void (*fn)(void *), void *arg)
+{
+	__atomic_store_n(&f2_futex_count_wakes, 1, __ATOMIC_SEQ_CST);
+	uint64_t before = __atomic_load_n(&f2_futex_wakes, __ATOMIC_SEQ_CST);
+	fn(arg);
+	uint64_t n = __atomic_load_n(&f2_futex_wakes, __ATOMIC_SEQ_CST) - before;
+	__atomic_store_n(&f2_futex_count_wakes, 0, __ATOMIC_SEQ_CST);
+	return n;
+}
 
 static inline uint64_t stat_read(uint64_t *p)
 {
