@@ -26,14 +26,16 @@ static int read_possible(void)
 	if (n <= 0)
 		return 1;
 	buf[n] = 0;
+	/* The highest number in the list is the last node: every number counts,
+	 * and '-' is a range separator, never a sign ("0-3" is not 0 and -3). */
 	long max = 0;
 	for (char *p = buf; *p;) {
 		char *end;
-		long v = strtol(p, &end, 10);
-		if (end == p) {
+		if (*p < '0' || *p > '9') {
 			p++;
 			continue;
 		}
+		long v = strtol(p, &end, 10);
 		if (v > max)
 			max = v;
 		p = end;
