@@ -50,9 +50,10 @@ done
 # Both layouts run the NUMA checks; the futex2- and sync-layer unit suites
 # (in auto: on this 6.1 kernel, legacy futex(2) plus the emulation) are split
 # between the two, each suite once, to keep the whole run near ten minutes
-# under TCG. Check's per-test timeout is raised: TCG is several times slower.
+# under TCG. Check's per-test timeouts are raised (the default one and, by the
+# multiplier, those a suite sets itself): TCG is several times slower.
 # F2SYNC_GUEST_ONLY=<extended regex> keeps only the matching entries.
-ck="CK_DEFAULT_TIMEOUT=600"
+ck="CK_DEFAULT_TIMEOUT=600 CK_TIMEOUT_MULTIPLIER=5"
 plan_all() {
 	cat <<EOF
 numa_guest.auto|$ck|numa_guest
