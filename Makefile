@@ -3,9 +3,12 @@
 DEPS       := cmake make gcc g++ pkg-config libnuma-dev libhwloc-dev check scdoc
 DEMO_DEPS  := libnsync-dev gnuplot-nox
 TEST_DEPS  := python3 sysbench coreutils libjemalloc2 redis-server redis-tools
+# The NUMA guests of `make test-numa`: a kernel to boot, qemu, and what the
+# initramfs is made of.
+GUEST_DEPS := qemu-system-x86 linux-image-amd64 busybox-static cpio
 JOBS       := $(shell nproc)
 
-.PHONY: all deps demo test bench clean
+.PHONY: all deps demo test test-numa bench clean
 all: deps
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build build -j $(JOBS)
@@ -34,5 +37,16 @@ test:
 	@tools/deps.sh $(DEPS) $(TEST_DEPS)
 	tools/test.sh
 
+# NUMA on a real multi-node kernel: Debian's kernel in qemu (TCG, no KVM
+# needed) as 2 nodes x 2 CPUs and as 4 nodes x 1 CPU, running the placement
+# checks and the unit suites (docs/numa.md). About ten minutes, so a target
+# of its own, which CI runs after `make test`.
+test-numa:
+	@tools/deps.sh $(DEPS) $(TEST_DEPS) $(GUEST_DEPS)
+	@cmake -S . -B build-numa -DCMAKE_BUILD_TYPE=RelWithDebInfo -DF2SYNC_WERROR=ON \
+		-DF2SYNC_GUEST_TESTS=ON -DF2SYNC_BUILD_BENCH=OFF >/dev/null
+	@cmake --build build-numa -j $(JOBS) --target numa_guest_programs >/dev/null
+	cd build-numa && ctest -L guest --output-on-failure
+
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-numa

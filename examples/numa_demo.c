@@ -6,17 +6,23 @@
  * contended there, and prints the node each lock recorded; then it shows a
  * runtime's override (f2_thread_set_node) winning over the binding.
  *
- * On a one-node machine, try a synthetic one (the ctest run does this):
+ * On a machine with several nodes it shows the real topology (the qemu
+ * guests of tests/numa_guest run it so). On a one-node machine it shows a
+ * synthetic two-node one instead, as if started with
  *   HWLOC_SYNTHETIC="node:2 pu:1" ./numa_demo
- * A synthetic node whose CPU this machine lacks cannot be bound to; the demo
- * then uses the override for it and says so. Exit 1 if a lock did not land on
- * the node its first contender runs on. */
+ * (set HWLOC_SYNTHETIC or HWLOC_XMLFILE yourself to pick another). A synthetic
+ * node whose CPU this machine lacks cannot be bound to; the demo then uses the
+ * override for it and says so. Exit 1 if a lock did not land on the node its
+ * first contender runs on. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <hwloc.h>
 #include <f2sync/f2sync.h>
@@ -99,12 +105,57 @@ static int run(struct job *j, const char *what)
 	return !ok;
 }
 
-int main(void)
+/* NUMA nodes online, as the kernel lists them in sysfs ("0", "0-3", "0,2");
+ * 1 when it does not say. */
+static int online_nodes(void)
+{
+	char buf[256];
+	FILE *f = fopen("/sys/devices/system/node/online", "r");
+	int n = 0;
+	if (!f)
+		return 1;
+	if (fgets(buf, sizeof buf, f))
+		for (char *p = buf; *p;) {
+			char *end;
+			long a = strtol(p, &end, 10), b = a;
+			if (end == p) {
+				p++;
+				continue;
+			}
+			if (*end == '-')
+				b = strtol(end + 1, &end, 10);
+			n += (int)(b - a + 1);
+			p = end;
+		}
+	fclose(f);
+	return n > 0 ? n : 1;
+}
+
+/* A one-node machine shows nothing: restart under a synthetic two-node
+ * topology. The variable must be in the environment the process starts
+ * with, since f2sync may read its topology before main runs. */
+static void synthetic_if_one_node(char **argv)
+{
+	if (getenv("HWLOC_SYNTHETIC") || getenv("HWLOC_XMLFILE") || online_nodes() > 1)
+		return;
+	printf("this machine has one NUMA node: showing a synthetic two-node topology\n");
+	fflush(stdout);
+	setenv("HWLOC_SYNTHETIC", "node:2 pu:1", 1);
+	execv("/proc/self/exe", argv);
+	fprintf(stderr, "numa_demo: cannot restart itself (%s); going on in this process\n",
+	        strerror(errno));
+}
+
+int main(int argc, char **argv)
 {
 	hwloc_topology_t topo;
 	hwloc_obj_t node = NULL;
 	int bad = 0, n = 0, nodes;
-	const char *syn = getenv("HWLOC_SYNTHETIC");
+	const char *syn;
+
+	(void)argc;
+	synthetic_if_one_node(argv);
+	syn = getenv("HWLOC_SYNTHETIC");
 
 	if (hwloc_topology_init(&topo) || hwloc_topology_load(topo)) {
 		fprintf(stderr, "hwloc cannot load a topology\n");
