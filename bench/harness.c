@@ -66,11 +66,19 @@ static int failures;
 static char *notes[MAX_NOTES];
 static int nnotes;
 
+/* Progress lines carry the time since the first one, so that a run's time
+ * budget (make demo, make bench) can be read off per workload. */
 void f2b_progress(const char *fmt, ...)
 {
+	static uint64_t t0;
 	va_list ap;
+	if (!t0)
+		t0 = f2b_now_ns();
 	va_start(ap, fmt);
-	fputs("f2bench: ", stderr);
+	if (f2b_cfg.child) /* its parent's clock is the one that counts */
+		fputs("f2bench:   child: ", stderr);
+	else
+		fprintf(stderr, "f2bench: [%6.1f s] ", (double)(f2b_now_ns() - t0) / 1e9);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
