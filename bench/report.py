@@ -7,13 +7,15 @@ Reads the CSV files f2bench wrote into OUT_DIR (targets.csv, meta.csv, one
 per workload), the pthread-shim section (shim.csv) and the perf counters
 (perf.csv) that bench/run_bench.sh added, draws the plots with gnuplot, and
 writes the report. The analysis of a missed target comes from
-bench/notes/<target-id>.md (written by a person after looking at the
-counters); a missed target without one is flagged as not yet analysed.
+bench/notes/<target-id>.md, or bench/notes/<family>.md for a family of
+thread counts (<family>-t<N>), written by a person after looking at the
+counters; a missed target without one is flagged as not yet analysed.
 With README (the top-level README.md), the target table between its
 "f2bench targets" markers is replaced with this run's.
 """
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -91,6 +93,16 @@ def series_of(rows, metric, key, impls=None):
             continue
         s.setdefault(r["impl"], []).append((float(x), fnum(r["median"]), fnum(r["min"]), fnum(r["max"])))
     return s
+
+
+def note_for(tid):
+    """bench/notes/<id>.md, else the note shared by a family of thread counts
+    (contended-short-t8 -> contended-short.md); None when neither exists."""
+    for name in (tid, re.sub(r"-t[0-9]+$", "", tid)):
+        path = os.path.join(HERE, "notes", name + ".md")
+        if os.path.exists(path):
+            return path
+    return None
 
 
 def fmt_value(v, unit):
@@ -253,11 +265,16 @@ def main():
         L.append("## Missed targets and why")
         L.append("")
         for t in missed:
-            L.append("### %s: %s (measured %.3f, target %s %s)" % (
-                t["id"], t["description"], fnum(t["value"]), t["op"], t["threshold"]))
+            if t["kind"] == "ratio":
+                what = "%.3fx %s" % (fnum(t["value"]), t.get("vs_impl") or t.get("versus", ""))
+                goal = "%s %sx %s" % (t["op"], t["threshold"], t.get("versus", ""))
+            else:
+                what, goal = "%.3f" % fnum(t["value"]), "%s %s" % (t["op"], t["threshold"])
+            L.append("### %s: %s (measured %s, target %s)" % (t["id"], t["description"], what,
+                                                              goal.strip()))
             L.append("")
-            note = os.path.join(HERE, "notes", t["id"] + ".md")
-            if os.path.exists(note):
+            note = note_for(t["id"])
+            if note:
                 L.append(open(note).read().strip())
             else:
                 L.append("_Not analysed yet: no bench/notes/%s.md. The counters below are the "
