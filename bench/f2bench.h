@@ -90,6 +90,11 @@ int f2b_name_selected(const char *name); /* a row name in --impls (or no --impls
 /* Selected and able to run a workload needing caps; else notes why. */
 int f2b_impl_usable(const struct f2b_impl *im, const char *wl, unsigned caps);
 void *f2b_obj_alloc(size_t size); /* zeroed, cache-line aligned and padded */
+/* An initialised mutex / condvar of im in its own cache lines, and back. */
+void *f2b_mutex_new(const struct f2b_impl *im);
+void f2b_mutex_free(const struct f2b_impl *im, void *m);
+void *f2b_cond_new(const struct f2b_impl *im);
+void f2b_cond_free(const struct f2b_impl *im, void *c);
 
 /* ---- harness (harness.c) ----------------------------------------------- */
 uint64_t f2b_now_ns(void);

@@ -57,6 +57,34 @@ void *f2b_obj_alloc(size_t size)
 	return p;
 }
 
+void *f2b_mutex_new(const struct f2b_impl *im)
+{
+	void *m = f2b_obj_alloc(im->msize);
+	im->minit(m);
+	return m;
+}
+
+void f2b_mutex_free(const struct f2b_impl *im, void *m)
+{
+	if (im->mdestroy)
+		im->mdestroy(m);
+	free(m);
+}
+
+void *f2b_cond_new(const struct f2b_impl *im)
+{
+	void *c = f2b_obj_alloc(im->csize);
+	im->cinit(c);
+	return c;
+}
+
+void f2b_cond_free(const struct f2b_impl *im, void *c)
+{
+	if (im->cdestroy)
+		im->cdestroy(c);
+	free(c);
+}
+
 /* ---- f2sync ------------------------------------------------------------ */
 static void f2m_init(void *m) { *(f2_mutex_t *)m = (f2_mutex_t)F2_MUTEX_INITIALIZER; }
 static void f2m_lock(void *m) { CHECK_OR_EXIT(f2_mutex_lock(m)); }

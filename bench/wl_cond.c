@@ -72,10 +72,8 @@ static int bc_run(const struct f2b_impl *im, int N, long rounds, double *ns, dou
 	struct bc_shared sh = { .im = im, .n = (uint32_t)N, .rounds = rounds };
 	struct bc_thread *th = aligned_alloc(64, sizeof *th * (size_t)N);
 	int ok = 1;
-	sh.m = f2b_obj_alloc(im->msize);
-	sh.c = f2b_obj_alloc(im->csize);
-	im->minit(sh.m);
-	im->cinit(sh.c);
+	sh.m = f2b_mutex_new(im);
+	sh.c = f2b_cond_new(im);
 	for (int i = 0; i < N; i++) {
 		th[i] = (struct bc_thread){ .sh = &sh };
 		if (pthread_create(&th[i].tid, NULL, bc_waiter, &th[i])) {
@@ -110,12 +108,8 @@ static int bc_run(const struct f2b_impl *im, int N, long rounds, double *ns, dou
 	}
 	*ns = (double)total / (double)rounds;
 	*csw = (double)(c1 - c0) / (double)rounds;
-	if (im->cdestroy)
-		im->cdestroy(sh.c);
-	if (im->mdestroy)
-		im->mdestroy(sh.m);
-	free(sh.c);
-	free(sh.m);
+	f2b_cond_free(im, sh.c);
+	f2b_mutex_free(im, sh.m);
 	free(th);
 	return ok;
 }
@@ -193,10 +187,8 @@ static int pp_run(const struct f2b_impl *im, long rounds, double *ns, double *cs
 {
 	struct pp_shared sh = { .im = im, .rounds = rounds };
 	struct pp_thread th[2];
-	sh.m = f2b_obj_alloc(im->msize);
-	sh.c = f2b_obj_alloc(im->csize);
-	im->minit(sh.m);
-	im->cinit(sh.c);
+	sh.m = f2b_mutex_new(im);
+	sh.c = f2b_cond_new(im);
 	for (int i = 0; i < 2; i++) {
 		th[i] = (struct pp_thread){ .sh = &sh, .me = i };
 		if (pthread_create(&th[i].tid, NULL, pp_main, &th[i])) {
@@ -213,12 +205,8 @@ static int pp_run(const struct f2b_impl *im, long rounds, double *ns, double *cs
 	int ok = sh.passes == 2 * rounds && sh.turn == 0;
 	if (!ok)
 		f2b_fail("pingpong %s: %ld passes, expected %ld", im->name, sh.passes, 2 * rounds);
-	if (im->cdestroy)
-		im->cdestroy(sh.c);
-	if (im->mdestroy)
-		im->mdestroy(sh.m);
-	free(sh.c);
-	free(sh.m);
+	f2b_cond_free(im, sh.c);
+	f2b_mutex_free(im, sh.m);
 	return ok;
 }
 
@@ -278,10 +266,8 @@ static int idle_run(const struct f2b_impl *im, int bcast, long n, double *ns)
 	struct idle_shared sh = { .im = im };
 	void (*op)(void *) = bcast ? im->broadcast : im->signal;
 	pthread_t tid;
-	sh.m = f2b_obj_alloc(im->msize);
-	sh.c = f2b_obj_alloc(im->csize);
-	im->minit(sh.m);
-	im->cinit(sh.c);
+	sh.m = f2b_mutex_new(im);
+	sh.c = f2b_cond_new(im);
 	if (pthread_create(&tid, NULL, idle_waiter, &sh)) {
 		f2b_fail("pthread_create");
 		exit(2);
@@ -303,12 +289,8 @@ static int idle_run(const struct f2b_impl *im, int bcast, long n, double *ns)
 	for (long i = 0; i < n; i++)
 		op(sh.c);
 	*ns = (double)(f2b_now_ns() - t0) / (double)n;
-	if (im->cdestroy)
-		im->cdestroy(sh.c);
-	if (im->mdestroy)
-		im->mdestroy(sh.m);
-	free(sh.c);
-	free(sh.m);
+	f2b_cond_free(im, sh.c);
+	f2b_mutex_free(im, sh.m);
 	return ok;
 }
 

@@ -111,12 +111,9 @@ static struct pc_sample pc_run(const struct f2b_impl *im, int C, int item_units)
 	pthread_t prod;
 	sh->im = im;
 	sh->item_units = item_units;
-	sh->m = f2b_obj_alloc(im->msize);
-	sh->not_empty = f2b_obj_alloc(im->csize);
-	sh->not_full = f2b_obj_alloc(im->csize);
-	im->minit(sh->m);
-	im->cinit(sh->not_empty);
-	im->cinit(sh->not_full);
+	sh->m = f2b_mutex_new(im);
+	sh->not_empty = f2b_cond_new(im);
+	sh->not_full = f2b_cond_new(im);
 	for (int i = 0; i < C; i++) {
 		th[i] = (struct pc_consumer){ .sh = sh };
 		if (pthread_create(&th[i].tid, NULL, pc_consumer_main, &th[i])) {
@@ -152,15 +149,9 @@ static struct pc_sample pc_run(const struct f2b_impl *im, int C, int item_units)
 	out.items = items;
 	out.items_per_s = (double)items * 1e9 / (double)(t1 - t0);
 	out.csw_per_item = items ? (double)(c1 - c0) / (double)items : 0;
-	if (im->cdestroy) {
-		im->cdestroy(sh->not_full);
-		im->cdestroy(sh->not_empty);
-	}
-	if (im->mdestroy)
-		im->mdestroy(sh->m);
-	free(sh->not_full);
-	free(sh->not_empty);
-	free(sh->m);
+	f2b_cond_free(im, sh->not_full);
+	f2b_cond_free(im, sh->not_empty);
+	f2b_mutex_free(im, sh->m);
 	free(sh);
 	return out;
 }
