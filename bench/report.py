@@ -214,6 +214,12 @@ def main():
     if p:
         imgs.append(("Broadcast context switches per waiter and round", p))
 
+    p = plot(out_dir, img_dir, "barrier_time", "Barrier: time per round vs threads",
+             "threads", "ns per round (log)", series_of(data["barrier"], "ns_per_round", "T"),
+             logx=True, logy=True)
+    if p:
+        imgs.append(("Barrier time per round vs threads (abseil's barrier is one-shot, nsync has none)", p))
+
     L = []
     L.append("# f2sync benchmarks")
     L.append("")
