@@ -145,7 +145,7 @@ README_BEGIN = "<!-- f2bench targets: begin (bench/report.py writes this table) 
 README_END = "<!-- f2bench targets: end -->"
 
 
-def update_readme(readme, targets, meta):
+def update_readme(readme, targets, meta, load):
     """Replaces the target table between the README's markers with this run's."""
     if not os.path.exists(readme):
         return False
@@ -155,10 +155,11 @@ def update_readme(readme, targets, meta):
     head, rest = text.split(README_BEGIN, 1)
     _, tail = rest.split(README_END, 1)
     L = [README_BEGIN,
-         "Run of %s (%s preset, medians of %s) on %s, %s CPUs, %s, glibc %s; store unlock %s:" % (
+         "Run of %s (%s preset, medians of %s) on %s, %s CPUs, %s, glibc %s; store unlock %s; "
+         "load average %s before, %s after:" % (
              meta.get("date", "?"), meta.get("preset", "?"), meta.get("reps", "?"), meta.get("cpu", "?"),
              meta.get("cores", "?"), meta.get("kernel", "?"), meta.get("glibc", "?"),
-             meta.get("store_unlock", "?")),
+             meta.get("store_unlock", "?"), load[0], load[1]),
          ""]
     L.extend(target_table(targets))
     L.extend(["", README_END])
@@ -377,7 +378,8 @@ def main():
     with open(os.path.join(docs, "benchmarks.md"), "w") as f:
         f.write("\n".join(L))
     if len(sys.argv) > 3:
-        done = update_readme(sys.argv[3], targets, meta)
+        load = (" ".join(loadavg("loadavg-before.txt")), " ".join(loadavg("loadavg-after.txt")))
+        done = update_readme(sys.argv[3], targets, meta, load)
         print("report: %s the target table in %s" % ("updated" if done else "found no markers for",
                                                      sys.argv[3]), file=sys.stderr)
     print("report: wrote %s (%d targets, %d missed, %d plots)" % (
