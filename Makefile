@@ -1,7 +1,7 @@
 # Thin wrapper: the README's two commands. Each installs what a fresh Debian 12
 # machine lacks, configures and builds, then runs.
 DEPS       := cmake make gcc g++ pkg-config libnuma-dev libhwloc-dev check scdoc
-DEMO_DEPS  := libnsync-dev gnuplot-nox
+DEMO_DEPS  := libnsync-dev libabsl-dev gnuplot-nox
 TEST_DEPS  := python3 sysbench coreutils libjemalloc2 redis-server redis-tools
 # The NUMA guests of `make test-numa`: a kernel to boot, qemu, and what the
 # initramfs is made of.
@@ -16,7 +16,7 @@ all: deps
 deps:
 	@tools/deps.sh $(DEPS)
 
-# The quick f2bench run (about a minute): f2sync against glibc and nsync,
+# The quick f2bench run (about a minute): f2sync against glibc, nsync and abseil,
 # target table first. The futex2 walk-through example stays available as
 # build/examples/futex2_demo.
 demo:

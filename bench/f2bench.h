@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #define F2B_MAX_LIST 16
+#define F2B_MAX_CONSUMERS 16
 
 /* Command-line configuration. Lists are small arrays of positive ints. */
 struct f2b_list { int n; int v[F2B_MAX_LIST]; };
@@ -31,6 +32,8 @@ struct f2b_config {
 	struct f2b_list waiters;  /* condvar broadcast */
 	struct f2b_list rw_threads, read_pct, barrier_threads;
 	int distinct_threads;     /* futex2 layer: threads on distinct words */
+	int consumers;            /* prodcons: consumer threads (1..F2B_MAX_CONSUMERS) */
+	int item_ns;              /* prodcons: CPU work per item, outside the lock */
 	const char *workloads;    /* comma list, NULL = all */
 	const char *impls;        /* comma list, NULL = all */
 	const char *csv_dir;      /* NULL = no CSV */
@@ -75,7 +78,8 @@ struct f2b_impl {
 
 extern struct f2b_impl f2b_impls[];
 extern const int f2b_nimpls;
-void f2b_impls_setup(void);       /* fills in .missing */
+void f2b_impls_setup(void);       /* fills in .missing, sets the peers up */
+extern const char *f2b_absl_state; /* "yes (...)" or "no (why)", for meta.csv */
 /* Is impl named by --impls (or is there no --impls)? */
 int f2b_impl_selected(const struct f2b_impl *im);
 int f2b_name_selected(const char *name); /* a row name in --impls (or no --impls) */
@@ -86,6 +90,11 @@ int f2b_name_selected(const char *name); /* a row name in --impls (or no --impls
 /* Selected and able to run a workload needing caps; else notes why. */
 int f2b_impl_usable(const struct f2b_impl *im, const char *wl, unsigned caps);
 void *f2b_obj_alloc(size_t size); /* zeroed, cache-line aligned and padded */
+/* An initialised mutex / condvar of im in its own cache lines, and back. */
+void *f2b_mutex_new(const struct f2b_impl *im);
+void f2b_mutex_free(const struct f2b_impl *im, void *m);
+void *f2b_cond_new(const struct f2b_impl *im);
+void f2b_cond_free(const struct f2b_impl *im, void *c);
 
 /* ---- harness (harness.c) ----------------------------------------------- */
 uint64_t f2b_now_ns(void);
@@ -131,6 +140,8 @@ void wl_uncontended(void);
 void wl_contended(void);
 void wl_contended_short(void);
 void wl_broadcast(void);
+void wl_cond_idle(void);
+void wl_prodcons(void);
 void wl_pingpong(void);
 void wl_rwlock(void);
 void wl_barrier(void);

@@ -1,6 +1,7 @@
-/* The implementation-adapter table: f2sync, glibc pthread and (when
- * libnsync-dev is installed) Google nsync, behind one set of function
- * pointers so that every workload is written once.
+/* The implementation-adapter table: f2sync, glibc pthread and the optional
+ * peers, Google nsync (when libnsync-dev is installed) and abseil (when
+ * libabsl-dev is: peer_absl.cc), behind one set of function pointers so that
+ * every workload is written once.
  *
  * The f2sync entry points are declared weak: f2bench then also builds and
  * runs against a library tree that lacks a primitive (a partial checkout or
@@ -18,6 +19,9 @@
 #include "f2sync/rwlock.h"
 #if F2BENCH_HAVE_NSYNC
 #include <nsync.h>
+#endif
+#if F2BENCH_HAVE_ABSL
+#include "peer_absl.h"
 #endif
 
 #pragma weak f2_mutex_lock
@@ -51,6 +55,34 @@ void *f2b_obj_alloc(size_t size)
 	}
 	memset(p, 0, sz);
 	return p;
+}
+
+void *f2b_mutex_new(const struct f2b_impl *im)
+{
+	void *m = f2b_obj_alloc(im->msize);
+	im->minit(m);
+	return m;
+}
+
+void f2b_mutex_free(const struct f2b_impl *im, void *m)
+{
+	if (im->mdestroy)
+		im->mdestroy(m);
+	free(m);
+}
+
+void *f2b_cond_new(const struct f2b_impl *im)
+{
+	void *c = f2b_obj_alloc(im->csize);
+	im->cinit(c);
+	return c;
+}
+
+void f2b_cond_free(const struct f2b_impl *im, void *c)
+{
+	if (im->cdestroy)
+		im->cdestroy(c);
+	free(c);
 }
 
 /* ---- f2sync ------------------------------------------------------------ */
@@ -129,6 +161,15 @@ static void nc_broadcast(void *c) { nsync_cv_broadcast(c); }
 #define NS(x) NULL
 #endif
 
+/* ---- abseil ----------------------------------------------------------- */
+#if F2BENCH_HAVE_ABSL
+#define ABSL_MISSING NULL
+#define AB(x) x
+#else
+#define ABSL_MISSING "libabsl-dev (absl_synchronization) was not found when f2bench was built"
+#define AB(x) NULL
+#endif
+
 struct f2b_impl f2b_impls[] = {
 	{ .name = "glibc", .mutex_rows = 1,
 	  .msize = sizeof(pthread_mutex_t), .minit = gm_init, .lock = gm_lock, .unlock = gm_unlock,
@@ -157,16 +198,43 @@ struct f2b_impl f2b_impls[] = {
 	  .broadcast = NS(nc_broadcast),
 	  .rwsize = 64, .rwinit = NS(nm_init), .rdlock = NS(nm_rlock), .rdunlock = NS(nm_runlock),
 	  .wrlock = NS(nm_lock), .wrunlock = NS(nm_unlock) },
+	/* The sizes are placeholders: f2b_impls_setup puts abseil's own
+	 * (f2b_absl_*_size, an extern const that an initializer cannot read). */
+	{ .name = "abseil", .mutex_rows = 1,
+	  .msize = 64, .minit = AB(f2b_absl_mutex_init), .lock = AB(f2b_absl_lock),
+	  .unlock = AB(f2b_absl_unlock), .mdestroy = AB(f2b_absl_mutex_destroy),
+	  .csize = 64, .cinit = AB(f2b_absl_cond_init), .wait = AB(f2b_absl_wait),
+	  .signal = AB(f2b_absl_signal), .broadcast = AB(f2b_absl_signal_all),
+	  .cdestroy = AB(f2b_absl_cond_destroy),
+	  .rwsize = 64, .rwinit = AB(f2b_absl_mutex_init), .rdlock = AB(f2b_absl_reader_lock),
+	  .rdunlock = AB(f2b_absl_reader_unlock), .wrlock = AB(f2b_absl_lock),
+	  .wrunlock = AB(f2b_absl_unlock), .rwdestroy = AB(f2b_absl_mutex_destroy) },
 };
 const int f2b_nimpls = sizeof(f2b_impls) / sizeof(f2b_impls[0]);
 
-/* Drops the capabilities whose f2sync entry points did not resolve. */
+#if F2BENCH_HAVE_ABSL
+const char *f2b_absl_state = "yes";
+#else
+const char *f2b_absl_state = "no (libabsl-dev missing at build time)";
+#endif
+
+/* Drops the capabilities whose f2sync entry points did not resolve, and
+ * sets the optional peers up. */
 void f2b_impls_setup(void)
 {
 	for (int i = 0; i < f2b_nimpls; i++) {
 		struct f2b_impl *im = &f2b_impls[i];
 		if (!strcmp(im->name, "nsync"))
 			im->missing = NSYNC_MISSING;
+		if (!strcmp(im->name, "abseil"))
+			im->missing = ABSL_MISSING;
+#if F2BENCH_HAVE_ABSL
+		if (!strcmp(im->name, "abseil")) {
+			im->msize = im->rwsize = f2b_absl_mutex_size;
+			im->csize = f2b_absl_cond_size;
+			f2b_absl_state = f2b_absl_setup();
+		}
+#endif
 		if (strncmp(im->name, "f2sync", 6))
 			continue;
 		int m32 = f2_mutex_lock && f2_mutex_unlock;
@@ -202,7 +270,8 @@ int f2b_impl_usable(const struct f2b_impl *im, const char *wl, unsigned caps)
 	if (!why && (caps & F2B_CAP_RW) && !im->rwsize)
 		why = "no reader-writer lock in this library build";
 	if (!why && (caps & F2B_CAP_BARRIER) && !im->bsize)
-		why = "no barrier";
+		why = strcmp(im->name, "abseil") ? "no barrier"
+		                                 : "no reusable barrier (absl::Barrier serves one round)";
 	if (!why)
 		return 1;
 	if (!strcmp(im->name, "f2sync-m8") && !(caps & F2B_CAP_MUTEX))

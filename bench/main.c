@@ -1,5 +1,5 @@
 /* f2bench: side-by-side benchmark of f2sync against glibc pthread (and nsync
- * when present). Usage: f2bench --help. Tables on stdout (targets first),
+ * and abseil when present). Usage: f2bench --help. Tables on stdout (targets first),
  * progress on stderr, CSV files into --csv DIR. Exits non-zero only on a
  * correctness failure, never on timing. */
 #include <gnu/libc-version.h>
@@ -24,6 +24,7 @@ static const struct { const char *name; void (*run)(void); } workloads[] = {
 	{ "uncontended", wl_uncontended },       { "contended", wl_contended },
 	{ "contended_short", wl_contended_short },
 	{ "broadcast", wl_broadcast },           { "pingpong", wl_pingpong },
+	{ "cond_idle", wl_cond_idle },           { "prodcons", wl_prodcons },
 	{ "rwlock", wl_rwlock },                 { "barrier", wl_barrier },
 	{ "futex_handoff", wl_futex_handoff },   { "futex_wake_empty", wl_futex_wake_empty },
 	{ "futex_wait_mismatch", wl_futex_wait_mismatch },
@@ -58,7 +59,9 @@ static void preset(const char *name)
 	parse_list("2,8,64", &c->short_threads);
 	parse_list("2,8", &c->rw_threads);
 	parse_list("90,99", &c->read_pct);
-	parse_list("2,8", &c->barrier_threads);
+	parse_list("2,8,64", &c->barrier_threads);
+	c->consumers = 2;
+	c->item_ns = 1000;
 	if (!strcmp(name, "smoke")) {
 		c->reps = 2, c->duration_ms = 10, c->iters = 2000, c->rounds = 4;
 		c->distinct_threads = 8;
@@ -89,7 +92,8 @@ static void usage(FILE *f)
 	for (int i = 0; i < NWL; i++)
 		fprintf(f, " %s", workloads[i].name);
 	fprintf(f, "\n"
-		"  --impls a,b          subset of: glibc f2sync f2sync-m8 f2sync-c64 nsync u8 u16 u32 u64\n"
+		"  --impls a,b          subset of: glibc f2sync f2sync-m8 f2sync-c64 nsync abseil\n"
+		"                       u8 u16 u32 u64\n"
 		"  --reps N             repetitions per figure (median; default 5)\n"
 		"  --duration MS        length of each timed run (contended, rwlock)\n"
 		"  --iters N            lock+unlock pairs per uncontended run (wakes: N/10)\n"
@@ -100,6 +104,7 @@ static void usage(FILE *f)
 		"  --waiters LIST       broadcast waiter counts\n"
 		"  --rw-threads LIST --read-pct LIST --barrier-threads LIST\n"
 		"  --distinct-threads N threads on distinct futex words\n"
+		"  --consumers N --item-ns N   prodcons: consumers, CPU work per item (ns)\n"
 		"  --no-children        skip the rows that need a child process (requeue off,\n"
 		"                       F2SYNC_BACKEND=legacy|emulate), e.g. under perf stat\n");
 }
@@ -135,6 +140,8 @@ static int parse_args(int argc, char **argv)
 		else if (ARG("--short-ncs")) f2b_cfg.short_ncs = atoi(v);
 		else if (ARG("--short-threads")) list_err = parse_list(v, &f2b_cfg.short_threads);
 		else if (ARG("--distinct-threads")) f2b_cfg.distinct_threads = atoi(v);
+		else if (ARG("--consumers")) f2b_cfg.consumers = atoi(v);
+		else if (ARG("--item-ns")) f2b_cfg.item_ns = atoi(v);
 		else if (ARG("--threads")) list_err = parse_list(v, &f2b_cfg.threads);
 		else if (ARG("--waiters")) list_err = parse_list(v, &f2b_cfg.waiters);
 		else if (ARG("--rw-threads")) list_err = parse_list(v, &f2b_cfg.rw_threads);
@@ -152,8 +159,10 @@ static int parse_args(int argc, char **argv)
 	}
 	if (f2b_cfg.reps < 1 || f2b_cfg.reps > 64 || f2b_cfg.duration_ms < 1 || f2b_cfg.iters < 1 ||
 	    f2b_cfg.rounds < 1 || f2b_cfg.cs < 0 || f2b_cfg.ncs < 0 || f2b_cfg.short_cs < 0 ||
-	    f2b_cfg.short_ncs < 0 || f2b_cfg.distinct_threads < 2) {
-		fprintf(stderr, "f2bench: a parameter is out of range (reps 1..64, others positive)\n");
+	    f2b_cfg.short_ncs < 0 || f2b_cfg.distinct_threads < 2 || f2b_cfg.consumers < 1 ||
+	    f2b_cfg.consumers > F2B_MAX_CONSUMERS || f2b_cfg.item_ns < 0) {
+		fprintf(stderr, "f2bench: a parameter is out of range (reps 1..64, consumers 1..%d, "
+		        "others positive)\n", F2B_MAX_CONSUMERS);
 		return -1;
 	}
 	if (f2b_cfg.workloads)
@@ -232,6 +241,7 @@ void f2b_meta(FILE *f)
 	        sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release, gnu_get_libc_version());
 	fprintf(f, "store_unlock,%s\n", store_unlock_state());
 	fprintf(f, "nsync,%s\n", F2BENCH_HAVE_NSYNC ? "yes" : "no (libnsync-dev missing at build time)");
+	fprintf(f, "abseil,%s\n", f2b_absl_state);
 	if (f2_futex_backend)
 		fprintf(f, "backend_u32,%s\nbackend_u8,%s\n",
 		        f2_futex_backend(F2_SIZE_U32 | F2_PRIVATE) ?: "none",
@@ -244,6 +254,9 @@ void f2b_meta(FILE *f)
 	fprintf(f, "threads,%s\n", lst);
 	list_str(&f2b_cfg.waiters, lst, sizeof lst);
 	fprintf(f, "waiters,%s\n", lst);
+	list_str(&f2b_cfg.barrier_threads, lst, sizeof lst);
+	fprintf(f, "barrier_threads,%s\n", lst);
+	fprintf(f, "consumers,%d\nitem_ns,%d\n", f2b_cfg.consumers, f2b_cfg.item_ns);
 }
 
 static void *noop_thread(void *arg) { return arg; }

@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 """Regenerates docs/benchmarks.md and docs/img/*.png from a `make bench` run.
 
-Usage: report.py OUT_DIR DOCS_DIR
+Usage: report.py OUT_DIR DOCS_DIR [README]
 
 Reads the CSV files f2bench wrote into OUT_DIR (targets.csv, meta.csv, one
 per workload), the pthread-shim section (shim.csv) and the perf counters
 (perf.csv) that bench/run_bench.sh added, draws the plots with gnuplot, and
 writes the report. The analysis of a missed target comes from
-bench/notes/<target-id>.md (written by a person after looking at the
-counters); a missed target without one is flagged as not yet analysed.
+bench/notes/<target-id>.md, or bench/notes/<family>.md for a family of
+thread counts (<family>-t<N>), written by a person after looking at the
+counters; a missed target without one is flagged as not yet analysed.
+With README (the top-level README.md), the target table between its
+"f2bench targets" markers is replaced with this run's.
 """
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -91,6 +95,79 @@ def series_of(rows, metric, key, impls=None):
     return s
 
 
+def note_for(tid):
+    """bench/notes/<id>.md, else the note shared by a family of thread counts
+    (contended-short-t8 -> contended-short.md); None when neither exists."""
+    for name in (tid, re.sub(r"-t[0-9]+$", "", tid)):
+        path = os.path.join(HERE, "notes", name + ".md")
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def fmt_value(v, unit):
+    if v != v:
+        return "n/a"
+    if unit == "1/s" and v >= 1e4:
+        return "%.3g M/s" % (v / 1e6)
+    if unit == "ns" and v >= 1e4:
+        return "%.3g µs" % (v / 1e3)
+    return fmt(v) + (" " + unit if unit and unit not in ("1", "x") else "")
+
+
+def target_table(targets, missed=None):
+    """The target table as markdown lines; appends the missed targets to missed.
+    A stretch target that is not reached is shown, never counted as missed."""
+    L = ["| id | workload | f2sync | against | measured | target | status |",
+         "|---|---|---|---|---|---|---|"]
+    for t in targets:
+        v = fnum(t["value"])
+        unit = "x" if t["kind"] == "ratio" else ""
+        st = t["status"]
+        if st == "MISSED" and missed is not None:
+            missed.append(t)
+        shown = ("%.3f" % v if abs(v) < 1000 else "%.3g" % v) if v == v else "n/a"
+        versus = t.get("versus", "")
+        if t.get("vs_impl"):
+            against = "%s %s" % (t["vs_impl"], fmt_value(fnum(t["vs_value"]), t.get("unit", "")))
+            if versus == "best peer":
+                against = "best: " + against
+        else:
+            against = "-" if t["kind"] != "ratio" else "n/a"
+        L.append("| %s | %s | %s | %s | %s | %s %s%s | %s |" % (
+            t["id"], t["description"], fmt_value(fnum(t.get("own")), t.get("unit", "")), against,
+            (shown + unit) if v == v else "n/a", t["op"], t["threshold"], unit,
+            {"met": "met", "MISSED": "**missed**"}.get(st, st)))
+    return L
+
+
+README_BEGIN = "<!-- f2bench targets: begin (bench/report.py writes this table) -->"
+README_END = "<!-- f2bench targets: end -->"
+
+
+def update_readme(readme, targets, meta, load):
+    """Replaces the target table between the README's markers with this run's."""
+    if not os.path.exists(readme):
+        return False
+    text = open(readme).read()
+    if README_BEGIN not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    L = [README_BEGIN,
+         "Run of %s (%s preset, medians of %s) on %s, %s CPUs, %s, glibc %s; store unlock %s; "
+         "load average %s before, %s after:" % (
+             meta.get("date", "?"), meta.get("preset", "?"), meta.get("reps", "?"), meta.get("cpu", "?"),
+             meta.get("cores", "?"), meta.get("kernel", "?"), meta.get("glibc", "?"),
+             meta.get("store_unlock", "?"), load[0], load[1]),
+         ""]
+    L.extend(target_table(targets))
+    L.extend(["", README_END])
+    with open(readme, "w") as f:
+        f.write(head + "\n".join(L) + tail)
+    return True
+
+
 def main():
     out_dir, docs = sys.argv[1], sys.argv[2]
     img_dir = os.path.join(docs, "img")
@@ -99,8 +176,8 @@ def main():
     meta = {r["key"]: r["value"] for r in meta_rows if r["key"] != "note"}
     notes = [r["value"] for r in meta_rows if r["key"] == "note"]
     targets = read_csv(os.path.join(out_dir, "targets.csv"))
-    wls = ["uncontended", "contended", "contended_short", "broadcast", "pingpong", "rwlock", "barrier",
-           "futex_handoff", "futex_wake_empty", "futex_wait_mismatch", "futex_distinct"]
+    wls = ["uncontended", "contended", "contended_short", "broadcast", "pingpong", "cond_idle", "prodcons",
+           "rwlock", "barrier", "futex_handoff", "futex_wake_empty", "futex_wait_mismatch", "futex_distinct"]
     data = {w: read_csv(os.path.join(out_dir, w + ".csv")) for w in wls}
     shim = read_csv(os.path.join(out_dir, "shim.csv"))
     perf = read_csv(os.path.join(out_dir, "perf.csv"))
@@ -138,6 +215,12 @@ def main():
     if p:
         imgs.append(("Broadcast context switches per waiter and round", p))
 
+    p = plot(out_dir, img_dir, "barrier_time", "Barrier: time per round vs threads",
+             "threads", "ns per round (log)", series_of(data["barrier"], "ns_per_round", "T"),
+             logx=True, logy=True)
+    if p:
+        imgs.append(("Barrier time per round vs threads (abseil's barrier is one-shot, nsync has none)", p))
+
     L = []
     L.append("# f2sync benchmarks")
     L.append("")
@@ -145,15 +228,16 @@ def main():
              "on %s. Do not edit by hand: edit bench/report.py or bench/notes/*.md and rerun." % meta.get("date", "?"))
     L.append("Every figure is the median of %s repetitions (interleaved across implementations), with "
              "its min..max spread; every ratio is against glibc (futex2 layer: against the kernel's "
-             "32-bit futex) measured **in the same run**. `make demo` runs the quick preset and prints "
-             "the same target table." % meta.get("reps", "?"))
+             "32-bit futex) or, where the target says *best peer*, against the best of glibc, nsync "
+             "and abseil for that row, all measured **in the same run**. `make demo` runs the quick "
+             "preset and prints the same target table." % meta.get("reps", "?"))
     L.append("")
     L.append("## Machine")
     L.append("")
     L.append("| | |")
     L.append("|---|---|")
     for k, label in [("cpu", "CPU"), ("cores", "online CPUs"), ("kernel", "kernel"), ("glibc", "glibc"),
-                     ("nsync", "nsync"), ("backend_u32", "futex2 backend, 32-bit words"),
+                     ("nsync", "nsync"), ("abseil", "abseil"), ("backend_u32", "futex2 backend, 32-bit words"),
                      ("backend_u8", "futex2 backend, 8-bit words"),
                      ("store_unlock", "store unlock (f2_mutex_t, docs/design/mutex.md)"), ("unit_ns", "one work unit (ns)"),
                      ("preset", "preset"), ("duration_ms", "timed run (ms)"), ("cs", "critical section (units)"),
@@ -174,21 +258,10 @@ def main():
              "below rely on software counters (task-clock, context switches, migrations) and on the "
              "per-operation figures f2bench reports.")
     L.append("")
-    L.append("## Targets (issue 5)")
+    L.append("## Targets (issues 5 and 12)")
     L.append("")
-    L.append("| id | workload | measured | target | status |")
-    L.append("|---|---|---|---|---|")
     missed = []
-    for t in targets:
-        v = fnum(t["value"])
-        unit = "x" if t["kind"] == "ratio" else ""
-        st = t["status"]
-        if st == "MISSED":
-            missed.append(t)
-        shown = ("%.3f" % v if abs(v) < 1000 else "%.3g" % v) if v == v else "n/a"
-        L.append("| %s | %s | %s | %s %s%s | %s |" % (t["id"], t["description"],
-                 (shown + unit) if v == v else "n/a", t["op"], t["threshold"], unit,
-                 {"met": "met", "MISSED": "**missed**"}.get(st, st)))
+    L.extend(target_table(targets, missed))
     L.append("")
     na = [t for t in targets if t["status"] == "n/a"]
     if na:
@@ -199,11 +272,16 @@ def main():
         L.append("## Missed targets and why")
         L.append("")
         for t in missed:
-            L.append("### %s: %s (measured %.3f, target %s %s)" % (
-                t["id"], t["description"], fnum(t["value"]), t["op"], t["threshold"]))
+            if t["kind"] == "ratio":
+                what = "%.3fx %s" % (fnum(t["value"]), t.get("vs_impl") or t.get("versus", ""))
+                goal = "%s %sx %s" % (t["op"], t["threshold"], t.get("versus", ""))
+            else:
+                what, goal = "%.3f" % fnum(t["value"]), "%s %s" % (t["op"], t["threshold"])
+            L.append("### %s: %s (measured %s, target %s)" % (t["id"], t["description"], what,
+                                                              goal.strip()))
             L.append("")
-            note = os.path.join(HERE, "notes", t["id"] + ".md")
-            if os.path.exists(note):
+            note = note_for(t["id"])
+            if note:
                 L.append(open(note).read().strip())
             else:
                 L.append("_Not analysed yet: no bench/notes/%s.md. The counters below are the "
@@ -278,8 +356,13 @@ def main():
              "section work, sets the rate; shown for information, the targets use *contended*. "
              "*broadcast*: N waiters, time from the broadcast to the last waiter holding the mutex again; "
              "f2sync-norq is f2sync with `F2SYNC_REQUEUE=0` (a child process). *pingpong*: two threads "
-             "pass a turn through mutex+condvar. *rwlock*: read% reads, the rest writes. *barrier*: T "
-             "threads, rounds. *futex_handoff*: two threads pass a turn through one futex word. "
+             "pass a turn through mutex+condvar. *cond_idle*: signal (broadcast) with nobody waiting, "
+             "on a condvar that has had a waiter, without the mutex held. *prodcons*: one producer "
+             "pushes into a bounded queue and signals on every push, C consumers pop and do item_ns of "
+             "work per item outside the lock (the thread-pool pattern). *rwlock*: read% reads, the rest "
+             "writes. *barrier*: T threads, rounds (abseil's barrier is one-shot and nsync has none). "
+             "Peers: glibc, nsync and abseil (absl::Mutex with deadlock detection off, as in a release "
+             "build; absl::CondVar). *futex_handoff*: two threads pass a turn through one futex word. "
              "*futex_wake_empty*: wake with no waiter. *futex_wait_mismatch*: a wait whose value differs "
              "(returns -EAGAIN). *futex_distinct*: T threads in pairs, each on its "
              "own word. u32-legacy and u32-emu come from child runs with `F2SYNC_BACKEND=legacy|emulate`. "
@@ -294,6 +377,11 @@ def main():
         L.append("")
     with open(os.path.join(docs, "benchmarks.md"), "w") as f:
         f.write("\n".join(L))
+    if len(sys.argv) > 3:
+        load = (" ".join(loadavg("loadavg-before.txt")), " ".join(loadavg("loadavg-after.txt")))
+        done = update_readme(sys.argv[3], targets, meta, load)
+        print("report: %s the target table in %s" % ("updated" if done else "found no markers for",
+                                                     sys.argv[3]), file=sys.stderr)
     print("report: wrote %s (%d targets, %d missed, %d plots)" % (
         os.path.join(docs, "benchmarks.md"), len(targets), len(missed), len(imgs)), file=sys.stderr)
 

@@ -2,7 +2,9 @@
 # `make bench`: the full f2bench run, the pthread-shim section (issue 6),
 # software counters from perf stat for the sync workloads, then the plots and
 # docs/benchmarks.md (bench/report.py).
-# Usage: bench/run_bench.sh BUILD_DIR OUT_DIR [full|quick] [DOCS_DIR]
+# Usage: bench/run_bench.sh BUILD_DIR OUT_DIR [full|quick|smoke] [DOCS_DIR [README]]
+# Without DOCS_DIR the report goes to docs/ and its target table into the
+# README's marked section; with DOCS_DIR only where README says (if given).
 # F2BENCH_SHIM=/path/libf2sync-pthread.so picks the shim when it is not in
 # BUILD_DIR (e.g. built from another branch); F2BENCH_SHIM_NOTE says which
 # build it is, for the report.
@@ -13,9 +15,12 @@ out=$2
 preset=${3:-full}
 src=$(cd "$(dirname "$0")/.." && pwd)
 docs=${4:-$src/docs}
+readme=${5:-}
+[ -n "${4:-}" ] || readme=$src/README.md
 bin=$build/bench/f2bench
 reps=5
 [ "$preset" = quick ] && reps=3
+[ "$preset" = smoke ] && reps=1
 rm -rf "$out"
 mkdir -p "$out"
 cat /proc/loadavg >"$out/loadavg-before.txt"
@@ -76,9 +81,11 @@ if command -v perf >/dev/null && perf stat -e task-clock true >/dev/null 2>&1; t
 	echo "== perf stat: task-clock, context switches, migrations per operation" >&2
 	echo "workload,impl,params,task_clock_ms,context_switches,cpu_migrations,work" >"$out/perf.csv"
 	for spec in "contended:--threads 2" "contended:--threads 8" "contended:--threads 64" \
-		"broadcast:--waiters 64" "pingpong:" "rwlock:--rw-threads 8 --read-pct 90"; do
+		"contended_short:--short-threads 8" "broadcast:--waiters 64" "pingpong:" \
+		"prodcons:" "rwlock:--rw-threads 8 --read-pct 90" "rwlock:--rw-threads 8 --read-pct 99" \
+		"barrier:--barrier-threads 8"; do
 		wl=${spec%%:*}; args=${spec#*:}
-		for impl in glibc f2sync nsync; do
+		for impl in glibc f2sync nsync abseil; do
 			d=$out/perf-run
 			rm -rf "$d"
 			# shellcheck disable=SC2086
@@ -101,4 +108,4 @@ fi
 cat /proc/loadavg >"$out/loadavg-after.txt"
 
 echo "== report: docs/benchmarks.md and docs/img/*.png" >&2
-python3 "$src/bench/report.py" "$out" "$docs"
+python3 "$src/bench/report.py" "$out" "$docs" $readme

@@ -1,10 +1,11 @@
 #!/bin/sh
-# ctest bench.smoke: every f2bench workload with tiny parameters, then checks
-# of the CSV files: the header, 13 columns per row, numbers where numbers
-# belong, check == ok and work > 0 on every row (f2bench itself exits
+# ctest bench.smoke: every f2bench workload with tiny parameters, on every
+# implementation and peer (glibc, f2sync and its variants, nsync, abseil),
+# then checks of the CSV files: the header, 13 columns per row, numbers where
+# numbers belong, check == ok and work > 0 on every row (f2bench itself exits
 # non-zero when a shared counter disagrees with the sum of acquisitions),
-# and rows for every implementation that f2bench did not note as missing.
-# Timing is never checked.
+# rows for every implementation that f2bench did not note as missing, and a
+# well-formed targets.csv with a row per target. Timing is never checked.
 set -eu
 bin=$1
 out=$2
@@ -17,7 +18,7 @@ rm -rf "$out"
 header='workload,params,impl,metric,unit,median,min,max,reps,ratio,baseline,work,check'
 fail=0
 need() { echo "smoke: $*" >&2; fail=1; }
-for wl in uncontended contended contended_short broadcast pingpong rwlock barrier; do
+for wl in uncontended contended contended_short broadcast pingpong cond_idle prodcons rwlock barrier; do
 	[ -f "$out/$wl.csv" ] || need "missing $wl.csv"
 done
 if grep -q '^backend_u32,' "$out/meta.csv"; then
@@ -37,9 +38,14 @@ for f in "$out"/*.csv; do
 	} END { if (!rows) { print "smoke: " f ": no rows"; bad = 1 } exit bad }' "$f" >&2 || fail=1
 done
 # Every implementation either has rows or was noted as unavailable.
-for pair in contended:glibc contended:f2sync contended:f2sync-m8 contended:nsync contended_short:f2sync \
-	broadcast:glibc broadcast:f2sync broadcast:f2sync-norq broadcast:nsync \
-	pingpong:f2sync rwlock:f2sync rwlock:nsync barrier:f2sync; do
+peers="glibc nsync abseil"
+pairs="barrier:glibc barrier:f2sync broadcast:f2sync-norq"
+for wl in uncontended contended contended_short broadcast pingpong cond_idle prodcons rwlock; do
+	for im in $peers f2sync; do pairs="$pairs $wl:$im"; done
+done
+for wl in uncontended contended contended_short; do pairs="$pairs $wl:f2sync-m8"; done
+for wl in broadcast pingpong cond_idle prodcons; do pairs="$pairs $wl:f2sync-c64"; done
+for pair in $pairs; do
 	wl=${pair%%:*}; im=${pair#*:}
 	base=${im%-norq}
 	grep -q "^$wl,[^,]*,$im," "$out/$wl.csv" 2>/dev/null && continue
@@ -55,5 +61,17 @@ for f in "$out"/futex_*.csv; do
 		need "$f: no $im rows and no note saying why"
 	done
 done
+# targets.csv: its header, 16 columns, a known status on every row, and as
+# many rows as f2bench has targets (one per id, no id twice).
+theader='id,description,workload,params,impl,metric,kind,op,threshold,value,status,versus,own,vs_impl,vs_value,unit'
+[ "$(head -n1 "$out/targets.csv")" = "$theader" ] || need "targets.csv: bad header"
+awk -F, 'NR > 1 {
+	if (NF != 16) { print "smoke: targets.csv:" NR ": " NF " columns"; bad = 1 }
+	if ($11 !~ /^(met|MISSED|n\/a|not met \(stretch\))$/) { print "smoke: targets.csv:" NR ": status " $11; bad = 1 }
+	if ($7 == "ratio" && $11 != "n/a" && $14 == "") { print "smoke: targets.csv:" NR ": ratio without a peer"; bad = 1 }
+	if (seen[$1]++) { print "smoke: targets.csv: " $1 " twice"; bad = 1 }
+	rows++
+} END { if (rows < 20) { print "smoke: targets.csv: only " rows " targets"; bad = 1 } exit bad }' \
+	"$out/targets.csv" >&2 || fail=1
 [ "$fail" -eq 0 ] && echo "smoke: all CSV files well-formed, every correctness check passed"
 exit "$fail"

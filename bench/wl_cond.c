@@ -9,6 +9,8 @@
  *
  * pingpong: two threads pass a turn through mutex + condvar; one round trip
  * is two passes. Checks: the number of passes.
+ *
+ * cond_idle: signal and broadcast with nobody waiting (at the end).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -70,10 +72,8 @@ static int bc_run(const struct f2b_impl *im, int N, long rounds, double *ns, dou
 	struct bc_shared sh = { .im = im, .n = (uint32_t)N, .rounds = rounds };
 	struct bc_thread *th = aligned_alloc(64, sizeof *th * (size_t)N);
 	int ok = 1;
-	sh.m = f2b_obj_alloc(im->msize);
-	sh.c = f2b_obj_alloc(im->csize);
-	im->minit(sh.m);
-	im->cinit(sh.c);
+	sh.m = f2b_mutex_new(im);
+	sh.c = f2b_cond_new(im);
 	for (int i = 0; i < N; i++) {
 		th[i] = (struct bc_thread){ .sh = &sh };
 		if (pthread_create(&th[i].tid, NULL, bc_waiter, &th[i])) {
@@ -108,12 +108,8 @@ static int bc_run(const struct f2b_impl *im, int N, long rounds, double *ns, dou
 	}
 	*ns = (double)total / (double)rounds;
 	*csw = (double)(c1 - c0) / (double)rounds;
-	if (im->cdestroy)
-		im->cdestroy(sh.c);
-	if (im->mdestroy)
-		im->mdestroy(sh.m);
-	free(sh.c);
-	free(sh.m);
+	f2b_cond_free(im, sh.c);
+	f2b_mutex_free(im, sh.m);
 	free(th);
 	return ok;
 }
@@ -191,10 +187,8 @@ static int pp_run(const struct f2b_impl *im, long rounds, double *ns, double *cs
 {
 	struct pp_shared sh = { .im = im, .rounds = rounds };
 	struct pp_thread th[2];
-	sh.m = f2b_obj_alloc(im->msize);
-	sh.c = f2b_obj_alloc(im->csize);
-	im->minit(sh.m);
-	im->cinit(sh.c);
+	sh.m = f2b_mutex_new(im);
+	sh.c = f2b_cond_new(im);
 	for (int i = 0; i < 2; i++) {
 		th[i] = (struct pp_thread){ .sh = &sh, .me = i };
 		if (pthread_create(&th[i].tid, NULL, pp_main, &th[i])) {
@@ -211,12 +205,8 @@ static int pp_run(const struct f2b_impl *im, long rounds, double *ns, double *cs
 	int ok = sh.passes == 2 * rounds && sh.turn == 0;
 	if (!ok)
 		f2b_fail("pingpong %s: %ld passes, expected %ld", im->name, sh.passes, 2 * rounds);
-	if (im->cdestroy)
-		im->cdestroy(sh.c);
-	if (im->mdestroy)
-		im->mdestroy(sh.m);
-	free(sh.c);
-	free(sh.m);
+	f2b_cond_free(im, sh.c);
+	f2b_mutex_free(im, sh.m);
 	return ok;
 }
 
@@ -241,5 +231,115 @@ void wl_pingpong(void)
 		           (double)rounds * R, ok[j]);
 		f2b_result("pingpong", "", ims[j]->name, "csw_per_roundtrip", "1", csw[j], R,
 		           (double)rounds * R, ok[j]);
+	}
+}
+
+/* ---- signal and broadcast with nobody waiting ---------------------------- */
+/* cond_idle: what signal and broadcast cost when nobody waits, on a condvar
+ * that has had a waiter (issue 12: state left behind by a past wait must not
+ * make every later call a system call). One thread waits once and is
+ * signalled, then leaves; the main thread then times iters/10 calls (fewer
+ * if they take longer than a tenth of --duration) with nobody waiting,
+ * without holding the mutex, in batches: ns per call of the median batch.
+ * Checks: the waiter got its turn (f2bench's own protocol, under the
+ * mutex). */
+#define IDLE_BATCH 1000
+#define IDLE_MAX_BATCHES 512
+
+struct idle_shared {
+	const struct f2b_impl *im;
+	void *m, *c;
+	uint32_t arrived; /* set by the waiter under m, just before it waits */
+	int turn;         /* under m: 0 waiting, 1 signalled, 2 the waiter saw it */
+};
+
+static void *idle_waiter(void *arg)
+{
+	struct idle_shared *sh = arg;
+	sh->im->lock(sh->m);
+	__atomic_store_n(&sh->arrived, 1, __ATOMIC_RELEASE);
+	f2b_futex_wake(&sh->arrived, 1);
+	while (!sh->turn)
+		sh->im->wait(sh->c, sh->m);
+	sh->turn = 2;
+	sh->im->unlock(sh->m);
+	return NULL;
+}
+
+static int idle_run(const struct f2b_impl *im, int bcast, long n, double *ns, long *calls)
+{
+	struct idle_shared sh = { .im = im };
+	void (*op)(void *) = bcast ? im->broadcast : im->signal;
+	pthread_t tid;
+	sh.m = f2b_mutex_new(im);
+	sh.c = f2b_cond_new(im);
+	if (pthread_create(&tid, NULL, idle_waiter, &sh)) {
+		f2b_fail("pthread_create");
+		exit(2);
+	}
+	/* The waiter holds m from setting arrived until its wait releases it,
+	 * so once we hold m it is inside the wait. */
+	wait_count(&sh.arrived, 1);
+	im->lock(sh.m);
+	sh.turn = 1;
+	op(sh.c);
+	im->unlock(sh.m);
+	pthread_join(tid, NULL);
+	int ok = sh.turn == 2;
+	if (!ok)
+		f2b_fail("cond_idle %s: the waiter did not see its signal", im->name);
+	for (long i = 0; i < 1000; i++) /* warm up */
+		op(sh.c);
+	/* Batches of IDLE_BATCH calls, timed one by one; the figure is the
+	 * median batch, so that a preemption on a loaded machine spoils one batch
+	 * rather than the mean. At most n calls, and fewer once a tenth of the
+	 * timed-run length has passed: a call that is a system call costs a
+	 * thousand times one that is not, and a fixed count alone could take
+	 * minutes. */
+	double batch_ns[IDLE_MAX_BATCHES];
+	uint64_t start = f2b_now_ns(), limit = (uint64_t)f2b_cfg.duration_ms * 100000u;
+	long done = 0;
+	int nb = 0;
+	while (done < n && nb < IDLE_MAX_BATCHES && (nb == 0 || f2b_now_ns() - start < limit)) {
+		long batch = n - done < IDLE_BATCH ? n - done : IDLE_BATCH;
+		uint64_t t0 = f2b_now_ns();
+		for (long i = 0; i < batch; i++)
+			op(sh.c);
+		batch_ns[nb++] = (double)(f2b_now_ns() - t0) / (double)batch;
+		done += batch;
+	}
+	*calls = done;
+	*ns = f2b_median(batch_ns, nb);
+	f2b_cond_free(im, sh.c);
+	f2b_mutex_free(im, sh.m);
+	return ok;
+}
+
+void wl_cond_idle(void)
+{
+	int R = f2b_cfg.reps;
+	long n = f2b_cfg.iters / 10 > 0 ? f2b_cfg.iters / 10 : 1;
+	const struct f2b_impl *ims[F2B_MAX_LIST];
+	int k = 0;
+	for (int i = 0; i < f2b_nimpls; i++)
+		if (f2b_impl_usable(&f2b_impls[i], "cond_idle", F2B_CAP_COND))
+			ims[k++] = &f2b_impls[i];
+	for (int bcast = 0; bcast < 2; bcast++) {
+		double ns[F2B_MAX_LIST][MAX_REPS], work[F2B_MAX_LIST] = { 0 };
+		int ok[F2B_MAX_LIST];
+		const char *params = bcast ? "op=broadcast" : "op=signal";
+		f2b_progress("cond_idle %s: %d implementations x %d reps x %ld calls (at most %d ms)",
+		             params, k, R, n, f2b_cfg.duration_ms / 10);
+		for (int j = 0; j < k; j++)
+			ok[j] = 1;
+		for (int r = 0; r < R; r++)
+			for (int j = 0; j < k; j++) {
+				long calls;
+				ok[j] &= idle_run(ims[j], bcast, n, &ns[j][r], &calls);
+				work[j] += (double)calls;
+			}
+		for (int j = 0; j < k; j++)
+			f2b_result("cond_idle", params, ims[j]->name, "ns_per_call", "ns", ns[j], R,
+			           work[j], ok[j]);
 	}
 }

@@ -25,9 +25,8 @@ void wl_uncontended(void)
 	for (int r = 0; r < R; r++) {
 		for (int j = 0; j < k; j++) { /* interleaved so drift hits all alike */
 			const struct f2b_impl *im = ims[j];
-			void *m = f2b_obj_alloc(im->msize);
+			void *m = f2b_mutex_new(im);
 			volatile long counter = 0;
-			im->minit(m);
 			for (long i = 0; i < 1000; i++) { /* warm up */
 				im->lock(m);
 				im->unlock(m);
@@ -45,9 +44,7 @@ void wl_uncontended(void)
 				f2b_fail("uncontended %s: counter %ld != %ld", im->name, (long)counter, n);
 				ok[j] = 0;
 			}
-			if (im->mdestroy)
-				im->mdestroy(m);
-			free(m);
+			f2b_mutex_free(im, m);
 		}
 	}
 	for (int j = 0; j < k; j++)
@@ -96,8 +93,7 @@ static struct cont_sample cont_run(const struct f2b_impl *im, int T, int cs, int
 	struct cont_shared sh = { .im = im, .cs = cs, .ncs = ncs };
 	struct cont_thread *th = aligned_alloc(64, sizeof *th * (size_t)T);
 	struct cont_sample out = { .ok = 1 };
-	sh.m = f2b_obj_alloc(im->msize);
-	im->minit(sh.m);
+	sh.m = f2b_mutex_new(im);
 	for (int i = 0; i < T; i++) {
 		th[i] = (struct cont_thread){ .sh = &sh };
 		if (pthread_create(&th[i].tid, NULL, cont_main, &th[i])) {
@@ -128,9 +124,7 @@ static struct cont_sample cont_run(const struct f2b_impl *im, int T, int cs, int
 	out.ops_per_s = (double)sum * 1e9 / (double)(t1 - t0);
 	out.max_over_min = mn > 0 ? (double)mx / (double)mn : INFINITY; /* a starved thread */
 	out.csw_per_op = sum ? (double)(c1 - c0) / (double)sum : 0;
-	if (im->mdestroy)
-		im->mdestroy(sh.m);
-	free(sh.m);
+	f2b_mutex_free(im, sh.m);
 	free(th);
 	return out;
 }

@@ -5,8 +5,9 @@
  * write (exclusive lock, bump both fields with work in between). Checks: no
  * reader saw a torn pair, and both fields equal the number of writes.
  *
- * barrier: T threads pass R rounds. Checks: exactly one serial thread per
- * round, and nobody leaves round i before all T arrived in it.
+ * barrier: T threads pass R rounds (fewer above 16 threads, see wl_barrier).
+ * Checks: exactly one serial thread per round, and nobody leaves round i
+ * before all T arrived in it.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -188,7 +189,7 @@ static int bar_run(const struct f2b_impl *im, int T, long rounds, double *ns)
 void wl_barrier(void)
 {
 	int R = f2b_cfg.reps;
-	long rounds = f2b_cfg.rounds * 10;
+	long rounds16 = f2b_cfg.rounds * 10;
 	const struct f2b_impl *ims[F2B_MAX_LIST];
 	int k = 0;
 	for (int i = 0; i < f2b_nimpls; i++)
@@ -196,6 +197,11 @@ void wl_barrier(void)
 			ims[k++] = &f2b_impls[i];
 	for (int ti = 0; ti < f2b_cfg.barrier_threads.n; ti++) {
 		int T = f2b_cfg.barrier_threads.v[ti];
+		/* A round wakes every thread, so it costs about T wake-ups once T
+		 * exceeds the CPUs: above 16 threads the round count shrinks with
+		 * T to keep each row's run time near the T=16 one. */
+		long rounds = T > 16 ? rounds16 * 16 / T : rounds16;
+		rounds = rounds > 0 ? rounds : 1;
 		double ns[F2B_MAX_LIST][MAX_REPS];
 		int ok[F2B_MAX_LIST];
 		f2b_progress("barrier T=%d: %d implementations x %d reps x %ld rounds", T, k, R, rounds);
