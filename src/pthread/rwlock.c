@@ -11,10 +11,12 @@
  *                 reader by it, exactly as glibc does;
  *   __shared      nonzero for a process-shared lock (whose pair also carries
  *                 F2_NODE_SHARED: the kernel's shared futex path).
- * Prefer-reader: a reader enters while other readers hold the lock, even with
- * writers queued (so recursive read locks cannot deadlock, and readers are not
- * held back, as in glibc); the writer kinds let queued writers go first, except
- * for a thread that already holds a read lock (f2_rwlock's own rule). */
+ * Prefer-reader: a reader enters while other readers hold the lock, even past
+ * a writer's reservation (so recursive read locks cannot deadlock, and readers
+ * are not held back, as in glibc). The writer kinds get f2_rwlock's own rule:
+ * readers pass a waiting writer until it has waited the hand-off time, then
+ * its reservation keeps them out, except a thread that already holds a read
+ * lock on that same lock. */
 #include <errno.h>
 #include <string.h>
 
