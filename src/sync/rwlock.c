@@ -84,7 +84,7 @@ struct rw_call {
 
 /* The wakes a releasing transition owes (see the top of this file). */
 struct rw_wake {
-	int readers, starver, writer;
+	int readers, late, starver, writer;
 };
 
 static unsigned rw_flags(struct rw_call *c)
@@ -100,10 +100,13 @@ static uint32_t rw_load(const f2_rwlock_t *rw)
 }
 
 /* Completes the releasing transition old -> next with the wakes it owes. */
-static uint32_t rw_owed(uint32_t old, uint32_t next, struct rw_wake *w)
+static inline uint32_t rw_owed(uint32_t old, uint32_t next, struct rw_wake *w)
 {
-	w->readers = (old & RW_RPARKED) && !(next & RW_WRITER) &&
-		     ((old & RW_WRITER) || ((old & RW_WSTARVE) && !(next & RW_WSTARVE)));
+	int freed = (old & RW_WRITER) && !(next & RW_WRITER);
+
+	w->readers = (old & RW_RPARKED) && !rw_reader_kept_out(next) &&
+		     (freed || rw_reader_kept_out(old));
+	w->late = !w->readers && (old & RW_RPARKED) && freed;
 	if (w->readers)
 		next &= ~RW_RPARKED;
 	w->starver = (old & RW_WSTARVE) && (next & RW_WSTARVE) && rw_starver_may(next) &&
@@ -114,16 +117,17 @@ static uint32_t rw_owed(uint32_t old, uint32_t next, struct rw_wake *w)
 	return next;
 }
 
-static int rw_owes(const struct rw_wake *w)
+static inline int rw_owes(const struct rw_wake *w)
 {
-	return w->readers || w->starver || w->writer;
+	return w->readers || w->late || w->starver || w->writer;
 }
 
 /* After the releasing CAS: only the bound wakes, which read nothing. */
 static void rw_pay(const struct f2_bound *b, const struct rw_wake *w)
 {
-	if (w->readers)
-		f2_wake_bound(b, RW_MASK_READER, INT32_MAX);
+	if (w->readers || w->late)
+		f2_wake_bound(b, w->readers ? RW_MASK_READER | RW_MASK_RLATE : RW_MASK_RLATE,
+			      INT32_MAX);
 	if (w->starver)
 		f2_wake_bound(b, RW_MASK_WSTARVE, 1);
 	if (w->writer)
@@ -202,7 +206,7 @@ static int rd_may(struct rw_call *c, uint32_t v)
 {
 	if (v & RW_WRITER)
 		return 0;
-	if (!(v & RW_WSTARVE))
+	if (!rw_reader_kept_out(v))
 		return 1;
 	return c->starving || (c->prefer_reader && rw_readers(v) > 0) || rd_holds(c->rw);
 }
@@ -223,9 +227,10 @@ static int rd_take(struct rw_call *c, uint32_t *v)
 	return 1;
 }
 
-/* The deadline passed: take the lock if it is open to us, else give back
- * RSTARVE (with the wakes that may owe). */
-static int rd_leave(struct rw_call *c)
+/* The reader gives up with err (ETIMEDOUT: its deadline passed; EAGAIN: R
+ * is full): on a timeout it takes the lock if it is open to it; else it
+ * gives back RSTARVE if it owns it (with the wakes that may owe). */
+static int rd_leave(struct rw_call *c, int err)
 {
 	f2_rwlock_t *rw = c->rw;
 	uint32_t v = rw_load(rw);
@@ -235,19 +240,21 @@ static int rd_leave(struct rw_call *c)
 	if (c->starving) /* bound now: our CAS may let a writer in, who may free it */
 		f2_bind_word(&b, rw, rw_flags(c));
 	for (;;) {
-		if (rd_may(c, v)) {
+		if (err == ETIMEDOUT && rd_may(c, v)) {
 			int r = rd_take(c, &v);
-			if (r)
-				return r > 0 ? 0 : ETIMEDOUT;
-			continue;
+			if (r > 0)
+				return 0;
+			if (r == 0)
+				continue;
 		}
 		if (!c->starving)
-			return ETIMEDOUT; /* nothing of ours on the word but a hint */
+			return err; /* nothing of ours on the word but a hint */
 		uint32_t want = rw_owed(v, v & ~RW_RSTARVE, &w);
 		if (f2_cas_relaxed(&rw->state, &v, want)) { /* no data: gives up a turn */
+			c->starving = 0;
 			if (rw_owes(&w))
 				rw_pay(&b, &w);
-			return ETIMEDOUT;
+			return err;
 		}
 	}
 }
@@ -260,10 +267,12 @@ static int rd_round(struct rw_call *c, uint32_t v)
 
 	if (rd_may(c, v)) {
 		int r = rd_take(c, &v);
-		return r < 0 ? EAGAIN : r;
+		return r < 0 ? rd_leave(c, EAGAIN) : r;
 	}
+	/* reserve the read turn after a writer's, or of a free lock that only
+	 * counted writers wait for; never ahead of a reserving writer */
 	if (!c->starving && !(v & RW_RSTARVE) &&
-	    ((v & RW_WRITER) || rw_readers(v) == 0) && rw_expired(c)) {
+	    ((v & RW_WRITER) || (rw_readers(v) == 0 && !(v & RW_WSTARVE))) && rw_expired(c)) {
 		if (!f2_cas_relaxed(&rw->state, &v, v | RW_RSTARVE)) /* no data: a reservation */
 			return 0;
 		c->starving = 1;
@@ -274,9 +283,15 @@ static int rd_round(struct rw_call *c, uint32_t v)
 			return 0;
 		v |= RW_RPARKED;
 	}
-	/* no timer: every change that unblocks readers wakes them */
-	if (rw_park(c, v, RW_MASK_READER, 0))
-		return rd_leave(c) == 0 ? 1 : ETIMEDOUT;
+	/* until handoff_ns a reader sleeps through write unlocks that still keep
+	 * it out; then it wakes at each one, to reserve a read turn */
+	if (rw_expired(c)) {
+		if (rw_park(c, v, RW_MASK_RLATE, 0))
+			return rd_leave(c, ETIMEDOUT) == 0 ? 1 : ETIMEDOUT;
+	} else if (rw_park(c, v, RW_MASK_READER,
+			   c->t0 + f2_load_relaxed(&f2_tuning()->handoff_ns))) { /* knob */
+		return rd_leave(c, ETIMEDOUT) == 0 ? 1 : ETIMEDOUT;
+	}
 	return 0;
 }
 
@@ -315,13 +330,32 @@ static int rd_entry(f2_rwlock_t *rw, const struct timespec *abs, clockid_t clk, 
 	return r;
 }
 
+/* The uncontended read lock: no writer, no reservation, room in R. */
+static inline int rd_fast(f2_rwlock_t *rw)
+{
+	uint32_t v = rw_load(rw);
+
+	while (!rw_reader_kept_out(v) && rw_readers(v) < RW_READERS_MAX) {
+		/* acquire: pairs with the release CAS of the previous unlock */
+		if (f2_cas_weak_acquire(&rw->state, &v, v + RW_READER)) {
+			rd_note(rw);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int f2_rwlock_rdlock(f2_rwlock_t *rw)
 {
+	if (f2_likely(rd_fast(rw)))
+		return 0;
 	return rd_entry(rw, NULL, CLOCK_MONOTONIC, 0, 0);
 }
 
 int f2_rwlock_tryrdlock(f2_rwlock_t *rw)
 {
+	if (f2_likely(rd_fast(rw)))
+		return 0;
 	return rd_entry(rw, NULL, CLOCK_MONOTONIC, 1, 0);
 }
 
@@ -493,13 +527,26 @@ static int wr_entry(f2_rwlock_t *rw, const struct timespec *abs, clockid_t clk, 
 	return wr_lock(&c, try);
 }
 
+/* The uncontended write lock: nobody holds or reserved it. */
+static inline int wr_fast(f2_rwlock_t *rw)
+{
+	uint32_t v = rw_load(rw);
+
+	/* acquire: pairs with the release CAS of the previous unlock */
+	return rw_writer_may(v) && f2_cas_acquire(&rw->state, &v, v | RW_WRITER);
+}
+
 int f2_rwlock_wrlock(f2_rwlock_t *rw)
 {
+	if (f2_likely(wr_fast(rw)))
+		return 0;
 	return wr_entry(rw, NULL, CLOCK_MONOTONIC, 0);
 }
 
 int f2_rwlock_trywrlock(f2_rwlock_t *rw)
 {
+	if (f2_likely(wr_fast(rw)))
+		return 0;
 	return wr_entry(rw, NULL, CLOCK_MONOTONIC, 1);
 }
 
@@ -512,12 +559,12 @@ int f2_rwlock_timedwrlock(f2_rwlock_t *rw, const struct timespec *abstime, clock
 
 /* ---- unlock ------------------------------------------------------------- */
 
-int f2_rwlock_unlock(f2_rwlock_t *rw)
+/* An unlock that may owe wakes: the wakes are bound before the release. */
+static __attribute__((noinline)) int rw_unlock_slow(f2_rwlock_t *rw, uint32_t v)
 {
 	struct f2_bound b;
 	struct rw_wake w;
 	int bound = 0;
-	uint32_t v = rw_load(rw);
 	uint32_t next;
 
 	for (;;) {
@@ -544,4 +591,26 @@ int f2_rwlock_unlock(f2_rwlock_t *rw)
 	if (rw_owes(&w))
 		rw_pay(&b, &w);
 	return 0;
+}
+
+/* Nothing waits: no waiter count, no parked readers, no reservation. */
+#define RW_WAITING (RW_WAKING | RW_RPARKED | RW_WSTARVE | RW_RSTARVE | \
+		    (RW_WRITERS_MAX << RW_WAITER_SHIFT))
+
+int f2_rwlock_unlock(f2_rwlock_t *rw)
+{
+	uint32_t v = rw_load(rw);
+
+	/* owes no wake: nobody waits, or a reader leaves other readers inside */
+	while ((v & RW_WRITER) ? !(v & RW_WAITING)
+			       : rw_readers(v) > 1 || (rw_readers(v) == 1 && !(v & RW_WAITING))) {
+		uint32_t next = (v & RW_WRITER) ? v & ~RW_WRITER : v - RW_READER;
+		/* release: pairs with the acquire CAS of the next holder */
+		if (f2_cas_weak_release(&rw->state, &v, next)) {
+			if (!(v & RW_WRITER))
+				rd_forget(rw); /* thread-local */
+			return 0;
+		}
+	}
+	return rw_unlock_slow(rw, v);
 }

@@ -17,15 +17,14 @@
  * small because the static TLS a dlopen()ed library may take is limited.
  *
  * Invariant: every read lock this thread holds on lock L is counted either
- * in a slot for L or in spill, so rd_holds(L) is 1 whenever the thread
- * holds L. An unlock for a lock without a slot takes one from spill. (A read
+ * in a slot for L (maybe more than one) or in spill, so rd_holds(L) is 1
+ * whenever the thread holds L. An unlock for a lock without a slot takes one
+ * from spill. (A read
  * lock released by a thread other than the one that took it, which POSIX
  * leaves undefined, can break the accounting; at worst that thread passes a
  * reserved turn or waits behind a starving writer for its own lock.) */
 #ifndef F2_SYNC_RWLOCK_HELD_H
 #define F2_SYNC_RWLOCK_HELD_H
-
-#include <stddef.h>
 
 #define RD_SLOTS 4
 
@@ -41,26 +40,20 @@ struct rd_table {
 
 static __thread struct rd_table rd_table __attribute__((tls_model("initial-exec")));
 
-/* The calling thread took a read lock on lock. */
+/* The calling thread took a read lock on lock: counted in the first slot
+ * that is free or already counts lock (a lock may be counted in two slots;
+ * rd_forget takes from either, so its total stays exact). */
 static inline void rd_note(const void *lock)
 {
-	struct rd_slot *free_slot = NULL;
-
 	for (int i = 0; i < RD_SLOTS; i++) {
 		struct rd_slot *s = &rd_table.slot[i];
-		if (s->n && s->lock == lock) {
+		if (!s->n || s->lock == lock) {
+			s->lock = lock;
 			s->n++;
 			return;
 		}
-		if (!s->n && !free_slot)
-			free_slot = s;
 	}
-	if (free_slot) {
-		free_slot->lock = lock;
-		free_slot->n = 1;
-	} else {
-		rd_table.spill++;
-	}
+	rd_table.spill++;
 }
 
 /* The calling thread released a read lock on lock. */

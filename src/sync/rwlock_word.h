@@ -31,10 +31,11 @@ enum {
 #define RW_READERS_MAX ((1u << F2_RW_READER_BITS) - 1)
 
 /* Futex wait/wake masks: who a wake is for. */
-#define RW_MASK_READER   1u  /* every waiting reader */
+#define RW_MASK_READER   1u  /* readers that have waited less than handoff_ns */
 #define RW_MASK_WRITER   2u  /* writers counted in W */
 #define RW_MASK_WSTARVE  4u  /* the one writer that owns WSTARVE */
 #define RW_MASK_POLL     8u  /* never woken: writers polling on a full W */
+#define RW_MASK_RLATE   16u  /* readers that have waited handoff_ns */
 
 /* W: writers counted as parked (about to park, parked, or woken and not yet
  * back on the word). The owner of WSTARVE is not counted. */
@@ -47,6 +48,13 @@ static inline uint32_t rw_writers(uint32_t v)
 static inline uint32_t rw_readers(uint32_t v)
 {
 	return (v >> RW_READER_SHIFT) & RW_READERS_MAX;
+}
+
+/* A reader that holds nothing here and reserved nothing stays out: a writer
+ * holds the lock, waits counted in W, or reserved the next turn. */
+static inline int rw_reader_kept_out(uint32_t v)
+{
+	return (v & (RW_WRITER | RW_WSTARVE)) || rw_writers(v) > 0;
 }
 
 /* A writer that reserved nothing may take the lock. */

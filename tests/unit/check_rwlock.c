@@ -309,9 +309,11 @@ START_TEST(test_unlock_hands_nothing)
 }
 END_TEST
 
-/* Before a writer has waited handoff_ns, readers pass it (barging); once it
- * has, it reserves the next write turn (WSTARVE) and new readers stay out,
- * except that a thread holding a read lock on this lock gets another (POSIX
+/* A writer that parks (counted in W) keeps new readers out, so that the
+ * readers inside drain and the word it sleeps on does not change with every
+ * read lock; once it has waited handoff_ns it reserves the next write turn
+ * (WSTARVE, not counted in W), which also keeps other writers out. Either
+ * way a thread holding a read lock on this lock gets another (POSIX
  * recursive read locks; it would deadlock otherwise). */
 START_TEST(test_writer_reservation)
 {
@@ -323,7 +325,9 @@ START_TEST(test_writer_reservation)
 	CK(f2_rwlock_rdlock(&rw));
 	pthread_t t = spawn(timed_writer, &w);
 	await_counts(&rw, 1, 1);
-	CK(tryrd_elsewhere(&rw)); /* a waiting writer does not stop readers yet */
+	ck_assert_int_eq(tryrd_elsewhere(&rw), EBUSY);
+	CK(f2_rwlock_tryrdlock(&rw)); /* recursive */
+	CK(f2_rwlock_unlock(&rw));
 	CK(f2_rwlock_unlock(&rw));
 	join(t);
 	CK(w.result);
