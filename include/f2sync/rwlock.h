@@ -1,10 +1,10 @@
 /* f2sync reader-writer lock: readers share, writers exclude, neither side
  * starves. An unlock never makes a waiting thread the holder: woken threads
- * compete with running ones. A writer that has waited longer than the
- * hand-off time (F2_TUNE_HANDOFF_NS, runtime.h) reserves the next write turn:
- * new readers wait and the readers inside drain; a reader that has waited
- * that long reserves the next read turn. A thread that already holds a read
- * lock on a lock may take more read locks on it even then.
+ * compete with running ones. Once a writer waits parked, new readers wait
+ * and the readers inside drain; a waiter that has waited longer than the
+ * hand-off time (F2_TUNE_HANDOFF_NS, runtime.h) reserves the next turn of its
+ * kind. A thread that already holds a read lock on a lock may take more read
+ * locks on it even while writers wait.
  *
  * Return 0 or a positive errno:
  *   EBUSY     try variants: the lock cannot be taken without waiting

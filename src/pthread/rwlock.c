@@ -12,11 +12,10 @@
  *   __shared      nonzero for a process-shared lock (whose pair also carries
  *                 F2_NODE_SHARED: the kernel's shared futex path).
  * Prefer-reader: a reader enters while other readers hold the lock, even past
- * a writer's reservation (so recursive read locks cannot deadlock, and readers
- * are not held back, as in glibc). The writer kinds get f2_rwlock's own rule:
- * readers pass a waiting writer until it has waited the hand-off time, then
- * its reservation keeps them out, except a thread that already holds a read
- * lock on that same lock. */
+ * waiting writers (so recursive read locks cannot deadlock, and readers are
+ * not held back, as in glibc). The writer kinds get f2_rwlock's own rule: a
+ * parked writer keeps new readers out, except a thread that already holds a
+ * read lock on that same lock. */
 #include <errno.h>
 #include <string.h>
 

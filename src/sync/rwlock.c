@@ -16,27 +16,33 @@
  * States: FREE (R == 0, no WRITER), READ (R > 0), WRITE (WRITER, R == 0);
  * the other bits ride along in each.
  * Who may take it (everyone barges; nobody is ever made a holder by another):
- *   reader   no WRITER, and no WSTARVE unless it owns RSTARVE, already holds
- *            a read lock on this lock (rwlock_held.h), or is a prefer-reader
- *            (pthread shim) and R > 0. R + 1; the owner clears RSTARVE.
+ *   reader   no WRITER; and W == 0 and no WSTARVE, unless it owns RSTARVE,
+ *            already holds a read lock on this lock (rwlock_held.h), or is a
+ *            prefer-reader (pthread shim) and R > 0. R + 1; the owner clears
+ *            RSTARVE. (A parked writer keeps new readers out so that R only
+ *            falls while it sleeps: else its futex wait fails at every read
+ *            lock and unlock.)
  *   writer   R == 0, no WRITER, no RSTARVE, and no WSTARVE unless it owns it.
  *            Sets WRITER; a counted writer leaves W (W - 1), the owner of
  *            WSTARVE clears it.
  * Waiting: spin a bounded while, only while nobody waits (W == 0, no
  * RPARKED, no reservation: the mutex's rule, so a thread does not spin on a
  * lock whose holder may be off the CPU). Then a reader sets RPARKED and
- * parks (mask READER); a writer counts itself in W and parks (mask WRITER)
- * with a timer at its start + handoff_ns. A writer that has waited that long
- * and finds WSTARVE clear moves from W to WSTARVE and parks with mask
- * WSTARVE; a reader that has waited that long sets RSTARVE when it finds
- * RSTARVE clear and the lock held by a writer or free but reserved by WSTARVE
- * (not while readers drain for a starving writer, so starving readers cannot
- * relay past it). Both starvers then take the very next turn of their kind.
+ * parks, with mask READER and a timer until it has waited handoff_ns, then
+ * with mask RLATE; a writer counts itself in W and parks (mask WRITER) with a
+ * timer at its start + handoff_ns. A writer that has waited that long and
+ * finds WSTARVE clear moves from W to WSTARVE and parks with mask WSTARVE; a
+ * reader that has waited that long sets RSTARVE when it finds it clear and
+ * the lock held by a writer, or free and not reserved by WSTARVE (never
+ * ahead of a reserving writer, never while readers drain). Both reservers
+ * then take the very next turn of their kind.
  * Releasing transitions (unlock, a timed-out waiter leaving) owe wakes, all
  * computed with the CAS (rw_owed):
- *   readers  RPARKED was set and the change ends what blocked them (WRITER
- *            cleared, or WSTARVE cleared without WRITER): clear RPARKED,
- *            wake every reader.
+ *   readers  RPARKED was set and the change lets plain readers in (clears
+ *            WRITER, or the last of W and WSTARVE): clear RPARKED, wake
+ *            every reader. A write unlock that still keeps plain readers
+ *            out wakes only mask RLATE (those past handoff_ns, which may
+ *            reserve; RPARKED stays).
  *   starver  WSTARVE stays set and the change lets its owner in: wake it.
  *   writer   the result lets any writer in, W > 0 and WAKING is clear: set
  *            WAKING, wake one writer. A counted writer clears WAKING in its

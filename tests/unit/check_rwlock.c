@@ -474,13 +474,14 @@ END_TEST
  * machine loaded to 20 runnable threads by other work, the worst of 20 tries
  * measured 20-230 ms, almost all of it waiting for a CPU), the threads that
  * keep the lock busy sleep while they hold it (so CPU time is not what runs
- * out), and every acquisition has a 10 s deadline. Without the reservations
- * (F2SYNC_HANDOFF_NS=60000000000 disables them) the readers' relay never
- * lets the lock come free and the writer times out at 10 s. The reader side
- * passes even then on this machine (each write unlock wakes the parked
- * readers, and the scheduler often runs one before the unlocking writer
- * retakes the lock), so there RSTARVE is a guarantee this test cannot force;
- * it still bounds the reader's wait. */
+ * out), and every acquisition has a 10 s deadline. On this protocol's first
+ * version, where readers passed a parked writer, the writer side timed out
+ * at 10 s with the reservations disabled (F2SYNC_HANDOFF_NS=60000000000):
+ * the readers' relay never let the lock come free. The reader side passed
+ * even then on this machine (each write unlock wakes the parked readers, and
+ * the scheduler often runs one before the unlocking writer retakes the
+ * lock), so there RSTARVE is a guarantee this test cannot force; it still
+ * bounds the reader's wait. */
 struct busy {
 	f2_rwlock_t rw;
 	long a, b;      /* writers keep a == b */
