@@ -470,9 +470,10 @@ END_TEST
  * Issue 12 asks for both directions as a bound: a writer under 32 continuous
  * readers, and a reader under continuous writers, gets the lock within the
  * hand-off time plus a little. These are progress (no starvation) tests, not
- * performance tests: the bound is generous (handoff_ns + 1 s: on this 2-CPU
- * machine loaded to 20 runnable threads by other work, the worst of 20 tries
- * measured 20-230 ms, almost all of it waiting for a CPU), the threads that
+ * performance tests: the bound is generous (handoff_ns + 5 s: on this 2-CPU
+ * machine loaded by other work, the worst of 20 tries measured 20-230 ms at
+ * a load average of 20 and up to 1.46 s at 43, almost all of it waiting for
+ * a CPU: 32 readers must each run once to leave), the threads that
  * keep the lock busy sleep while they hold it (so CPU time is not what runs
  * out), and every acquisition has a 10 s deadline. On this protocol's first
  * version, where readers passed a parked writer, the writer side timed out
@@ -577,7 +578,7 @@ START_TEST(test_writer_progress_under_readers)
 	memset(&b, 0, sizeof b);
 	uint64_t worst = max_latency(&b, 32, 1, t);
 	ck_assert_int_eq(b.bad, 0);
-	ck_assert_uint_le(worst, handoff_ns() + 1000000000);
+	ck_assert_uint_le(worst, handoff_ns() + 5000000000ull);
 }
 END_TEST
 
@@ -590,7 +591,7 @@ START_TEST(test_reader_progress_under_writers)
 	uint64_t worst = max_latency(&b, 16, 0, t);
 	ck_assert_int_eq(b.bad, 0);
 	ck_assert_int_eq(b.a, b.b);
-	ck_assert_uint_le(worst, handoff_ns() + 1000000000);
+	ck_assert_uint_le(worst, handoff_ns() + 5000000000ull);
 }
 END_TEST
 
