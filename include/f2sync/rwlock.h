@@ -1,13 +1,15 @@
 /* f2sync reader-writer lock: readers share, writers exclude, neither side
- * starves. Once a writer waits, new readers wait behind it (writer
- * preference); when a writer unlocks while readers wait, those readers get
- * the lock before the next writer (phase alternation). A thread that already
- * holds a read lock may take more read locks even while writers wait.
+ * starves. An unlock never makes a waiting thread the holder: woken threads
+ * compete with running ones. Once a writer waits parked, new readers wait
+ * and the readers inside drain; a waiter that has waited longer than the
+ * hand-off time (F2_TUNE_HANDOFF_NS, runtime.h) reserves the next turn of its
+ * kind. A thread that already holds a read lock on a lock may take more read
+ * locks on it even while writers wait.
  *
  * Return 0 or a positive errno:
  *   EBUSY     try variants: the lock cannot be taken without waiting
  *   EAGAIN    rdlock variants: too many read locks (more than 131071 readers
- *             holding or queued at once)
+ *             holding at once)
  *   ETIMEDOUT timed variants: abstime (absolute, on CLOCK_MONOTONIC or
  *             CLOCK_REALTIME) was reached; never returned before it
  *   EINVAL    timed variants: bad timespec or clock (checked on every call)

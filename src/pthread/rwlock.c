@@ -11,10 +11,11 @@
  *                 reader by it, exactly as glibc does;
  *   __shared      nonzero for a process-shared lock (whose pair also carries
  *                 F2_NODE_SHARED: the kernel's shared futex path).
- * Prefer-reader: a reader enters while other readers hold the lock, even with
- * writers queued (so recursive read locks cannot deadlock, and readers are not
- * held back, as in glibc); the writer kinds let queued writers go first, except
- * for a thread that already holds a read lock (f2_rwlock's own rule).
+ * Prefer-reader: a reader enters while other readers hold the lock, even past
+ * waiting writers (so recursive read locks cannot deadlock, and readers are
+ * not held back, as in glibc). The writer kinds get f2_rwlock's own rule: a
+ * parked writer keeps new readers out, except a thread that already holds a
+ * read lock on that same lock.
  * Unlocking a lock held in neither mode returns 0, as glibc does (which never
  * fails an unlock); f2_rwlock_unlock's EPERM is for the native API, and the
  * lock is left as it was. */

@@ -1,80 +1,96 @@
-/* f2_rwlock_t: a phase-fair reader-writer lock on one futex word.
+/* f2_rwlock_t: a barging reader-writer lock on one futex word, with eventual
+ * fairness both ways.
  *
- * The word is the value half of the NUMA pair { state; node; } (layout in
- * rwlock_word.h):
- *   WRPHASE  bit 0   write phase; clear: read phase
- *   WGRANT   bit 1   write phase handed to "the next writer", not taken yet
- *   RPARKED  bit 2   readers may be parked on the word (futex mask READER)
- *   WPARKED  bit 3   writers may be parked on the word (futex mask WRITER)
- *   W        11 bits writers: the one holding it (write phase) + the waiting
- *   R        17 bits read phase: readers holding the lock;
- *                    write phase: readers queued for the next read phase
- * The states and what each count means in them:
- *   FREE       read phase, R == 0, W == 0 (the all-zero word)
- *   READ       read phase, R > 0 readers hold it; W > 0 writers wait for them
- *              to drain, and new readers wait behind those writers
- *   WRITE      write phase, one writer holds it (counted in W, W >= 1);
- *              R readers queued, W - 1 writers waiting
- *   GRANTED    write phase + WGRANT: no holder yet; the first waiting writer
- *              to clear WGRANT holds it (W >= 1 counts it)
- * Transitions (all with a CAS on the whole word):
- *   rdlock   READ/FREE with W == 0 -> R + 1. READ with W > 0 -> set RPARKED,
- *            park unregistered (a reader already holding a read lock enters
- *            instead, R + 1, so recursive read locks never deadlock).
- *            WRITE/GRANTED -> R + 1 (queued) and wait until the phase flips;
- *            the flip itself makes it a holder. R == R_MAX -> EAGAIN.
- *   wrlock   FREE -> WRITE with W = 1. Else W + 1 and wait until WGRANT is
- *            set, then clear WGRANT (GRANTED -> WRITE). W == W_MAX: poll.
- *   unlock   READ: R - 1; the last reader with W > 0 makes it GRANTED.
- *            WRITE: W - 1; then queued readers (R > 0) -> READ (they all hold
- *            it now: phase alternation); else waiting writers -> GRANTED;
- *            else FREE.
- *   timeout  a queued reader or a waiting writer takes back its count unless
- *            the lock became its own meanwhile (then it returns 0). The last
- *            writer leaving a READ phase frees the readers parked behind it.
- * Parked unregistered readers are woken at READ -> GRANTED and queue in that
- * write phase, so a reader waits for at most two write phases and a writer
- * for one read phase plus the writers queued before it (the kernel and the
- * emulation wake waiters in FIFO order).
+ * The word is the value half of the NUMA pair { state; node; } (layout and
+ * predicates in rwlock_word.h):
+ *   WRITER   bit 0   a writer holds the lock
+ *   WAKING   bit 1   an unlock woke one counted writer, which has not yet come
+ *                    back to the word: no other writer is woken meanwhile
+ *   RPARKED  bit 2   readers may be parked (futex mask READER)
+ *   WSTARVE  bit 3   a writer that waited longer than handoff_ns reserved the
+ *                    next write turn: new readers and other writers stay out
+ *   RSTARVE  bit 4   a reader that waited longer than handoff_ns reserved the
+ *                    next read turn: no writer takes the lock
+ *   W        10 bits writers counted as parked (mask WRITER), not the starver
+ *   R        17 bits readers holding the lock
+ * States: FREE (R == 0, no WRITER), READ (R > 0), WRITE (WRITER, R == 0);
+ * the other bits ride along in each.
+ * Who may take it (everyone barges; nobody is ever made a holder by another):
+ *   reader   no WRITER; and W == 0 and no WSTARVE, unless it owns RSTARVE,
+ *            already holds a read lock on this lock (rwlock_held.h), or is a
+ *            prefer-reader (pthread shim) and R > 0. R + 1; the owner clears
+ *            RSTARVE. (A parked writer keeps new readers out so that R only
+ *            falls while it sleeps: else its futex wait fails at every read
+ *            lock and unlock.)
+ *   writer   R == 0, no WRITER, no RSTARVE, and no WSTARVE unless it owns it.
+ *            Sets WRITER; a counted writer leaves W (W - 1), the owner of
+ *            WSTARVE clears it.
+ * Waiting: spin a bounded while, only while nobody waits (W == 0, no
+ * RPARKED, no reservation: the mutex's rule, so a thread does not spin on a
+ * lock whose holder may be off the CPU). Then a reader sets RPARKED and
+ * parks, with mask READER and a timer until it has waited handoff_ns, then
+ * with mask RLATE; a writer counts itself in W and parks (mask WRITER) with a
+ * timer at its start + handoff_ns. A writer that has waited that long and
+ * finds WSTARVE clear moves from W to WSTARVE and parks with mask WSTARVE; a
+ * reader that has waited that long sets RSTARVE when it finds it clear and
+ * the lock held by a writer, or free and not reserved by WSTARVE (never
+ * ahead of a reserving writer, never while readers drain). Both reservers
+ * then take the very next turn of their kind.
+ * Releasing transitions (unlock, a timed-out waiter leaving) owe wakes, all
+ * computed with the CAS (rw_owed):
+ *   readers  RPARKED was set and the change lets plain readers in (clears
+ *            WRITER, or the last of W and WSTARVE): clear RPARKED, wake
+ *            every reader. A write unlock that still keeps plain readers
+ *            out wakes only mask RLATE (those past handoff_ns, which may
+ *            reserve; RPARKED stays).
+ *   starver  WSTARVE stays set and the change lets its owner in: wake it.
+ *   writer   the result lets any writer in, W > 0 and WAKING is clear: set
+ *            WAKING, wake one writer. A counted writer clears WAKING in its
+ *            first CAS after any return from its futex wait (taking the
+ *            lock, starving, parking again or leaving): the designated waker
+ *            of nsync, so one writer at a time is on its way and the others
+ *            sleep until it has competed.
+ * No lost wakeup: each waiter parks on a value that blocks it and that shows
+ * it (RPARKED, its count in W, WSTARVE); the change that unblocks it is a
+ * releasing CAS, which sees that mark and wakes. WAKING never strands W:
+ * it is set only while W > 0, and each writer counted then either sleeps (the
+ * wake reaches a counted sleeper) or has not yet slept and finds the word
+ * changed (-EAGAIN); either way a counted writer comes back and clears it.
+ * docs/design/rwlock.md has the proof case by case.
  *
- * Waking only sleepers: a waiter spins a bounded while first (the phase it
- * waits for is often shorter than a sleep and a wake), and sets RPARKED or
- * WPARKED only right before it parks. Every change that ends a phase or lets
- * parked readers in clears RPARKED and, if it was set, wakes all readers. A
- * GRANTED made while WPARKED is set clears it and wakes one writer; as that
- * one wake may reach a writer while others still sleep, a writer that has
- * slept sets WPARKED again whenever it leaves the waiting writers (taking the
- * grant, or timing out) with other writers counted: at worst one needless
- * wake. WPARKED is cleared whenever W becomes 0 (parked writers are counted).
- *
- * Self-synchronised destruction: once an unlock's releasing CAS is done,
- * another thread may own, unlock and free the lock. So an unlock that must
- * wake binds the futex word (routes it, reads its node: sync_impl.h) before
- * that CAS, while it still holds the lock, and afterwards only hands the
- * bound address to the futex layer, which reads nothing of the pair. An
- * unlock with nobody to wake is a single CAS. Nothing waits for a wake to
- * finish: acquirers and the threads an unlock made holders go on at once,
- * and a late wake is at worst a spurious one (every waiter rechecks).
+ * Self-synchronised destruction: once a releasing CAS is done, another
+ * thread may own, unlock and free the lock. So a transition that must wake
+ * binds the futex word (routes it, reads its node: sync_impl.h) before its
+ * CAS, while the caller still holds the lock or is still a counted waiter,
+ * and afterwards only hands the bound address to the futex layer, which reads
+ * nothing of the pair. An unlock with nobody to wake is a single CAS.
  */
 #include <errno.h>
 #include <sched.h>
 
 #include "f2sync/rwlock.h"
+#include "rwlock_held.h"
 #include "rwlock_word.h"
 #include "sync_impl.h"
 #include "../internal/atomic.h"
 #include "../internal/time.h"
-
-/* Read locks the calling thread holds, on any rwlock: lets a reader that
- * already holds one pass queued writers (see rdlock above). */
-static __thread unsigned rd_held __attribute__((tls_model("initial-exec")));
 
 struct rw_call {
 	f2_rwlock_t *rw;
 	const struct timespec *abs;  /* NULL: no deadline */
 	clockid_t clk;
 	unsigned flags;              /* futex flags of the pair; 0 until needed */
-	int prefer_reader;           /* readers pass queued writers (pthread shim) */
+	int prefer_reader;           /* passes WSTARVE while R > 0 (pthread shim) */
+	int starving;                /* owns RSTARVE (reader) or WSTARVE (writer) */
+	int counted;                 /* writer: counted in W */
+	int woken;                   /* writer: back from a futex wait, WAKING not yet cleared */
+	int late;                    /* has waited handoff_ns (cached rw_expired) */
+	uint64_t t0;                 /* CLOCK_MONOTONIC ns when it began to wait */
+};
+
+/* The wakes a releasing transition owes (see the top of this file). */
+struct rw_wake {
+	int readers, late, starver, writer;
 };
 
 static unsigned rw_flags(struct rw_call *c)
@@ -84,134 +100,268 @@ static unsigned rw_flags(struct rw_call *c)
 	return c->flags;
 }
 
-/* Spins a bounded while for the word to leave v; returns the current value. */
-static uint32_t rw_spin(const f2_rwlock_t *rw, uint32_t v)
+static uint32_t rw_load(const f2_rwlock_t *rw)
+{
+	return f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
+}
+
+/* Completes the releasing transition old -> next with the wakes it owes. */
+static inline uint32_t rw_owed(uint32_t old, uint32_t next, struct rw_wake *w)
+{
+	int freed = (old & RW_WRITER) && !(next & RW_WRITER);
+
+	w->readers = (old & RW_RPARKED) && !rw_reader_kept_out(next) &&
+		     (freed || rw_reader_kept_out(old));
+	w->late = !w->readers && (old & RW_RPARKED) && freed;
+	if (w->readers)
+		next &= ~RW_RPARKED;
+	w->starver = (old & RW_WSTARVE) && (next & RW_WSTARVE) && rw_starver_may(next) &&
+		     !rw_starver_may(old);
+	w->writer = rw_writer_may(next) && rw_writers(next) > 0 && !(next & RW_WAKING);
+	if (w->writer)
+		next |= RW_WAKING;
+	return next;
+}
+
+static inline int rw_owes(const struct rw_wake *w)
+{
+	return w->readers || w->late || w->starver || w->writer;
+}
+
+/* After the releasing CAS: only the bound wakes, which read nothing. */
+static void rw_pay(const struct f2_bound *b, const struct rw_wake *w)
+{
+	if (w->readers || w->late)
+		f2_wake_bound(b, w->readers ? RW_MASK_READER | RW_MASK_RLATE : RW_MASK_RLATE,
+			      INT32_MAX);
+	if (w->starver)
+		f2_wake_bound(b, RW_MASK_WSTARVE, 1);
+	if (w->writer)
+		f2_wake_bound(b, RW_MASK_WRITER, 1);
+}
+
+/* 1 once the caller has waited handoff_ns. */
+static int rw_expired(struct rw_call *c)
+{
+	uint64_t limit = f2_load_relaxed(&f2_tuning()->handoff_ns); /* knob: see tuning.c */
+
+	if (!c->late)
+		c->late = f2_now_ns(CLOCK_MONOTONIC) - c->t0 >= limit;
+	return c->late;
+}
+
+/* Spins a bounded while, only while nobody waits, for may(word) to hold
+ * (as the mutex: a thread that finds others parked parks too). */
+static uint32_t rw_spin(struct rw_call *c, uint32_t v, int (*may)(struct rw_call *, uint32_t))
 {
 	unsigned n = f2_load_relaxed(&f2_tuning()->spin); /* knob, no ordering */
-	uint32_t now = v;
+	const uint32_t waiting = RW_RPARKED | RW_WSTARVE | RW_RSTARVE;
 
-	for (unsigned i = 0; i < n && now == v; i++) {
+	for (unsigned i = 0; i < n && !may(c, v); i++) {
+		if ((v & waiting) || rw_writers(v) > 0)
+			break;
 		f2_cpu_relax();
-		now = f2_load_relaxed(&rw->state); /* a hint; the CAS that follows orders */
+		v = rw_load(c->rw);
 	}
-	return now;
+	return v;
 }
 
-/* Sleeps while the word is v; 0 to retry, ETIMEDOUT at the deadline. When no
- * backend can park the word it yields instead: slower, never wrong. */
-static int rw_park(struct rw_call *c, uint32_t v, unsigned mask)
+/* The caller's deadline as a CLOCK_MONOTONIC time in ns (an estimate for a
+ * CLOCK_REALTIME deadline: only used to pick the earlier timer). */
+static uint64_t rw_deadline_mono(const struct rw_call *c)
 {
-	int r = f2_park(&c->rw->state, v, mask, rw_flags(c), c->abs, c->clk);
+	uint64_t abs = (uint64_t)c->abs->tv_sec * F2_NSEC_PER_SEC + (uint64_t)c->abs->tv_nsec;
+	uint64_t now;
 
+	if (c->clk == CLOCK_MONOTONIC)
+		return abs;
+	now = f2_now_ns(c->clk);
+	return f2_now_ns(CLOCK_MONOTONIC) + (abs > now ? abs - now : 0);
+}
+
+/* Sleeps while the word is v, until woken, the caller's deadline, or (fair
+ * nonzero) CLOCK_MONOTONIC time fair ns. 0 to retry, ETIMEDOUT at the
+ * caller's deadline. When no backend can park the word it yields instead:
+ * slower, never wrong. */
+static int rw_park(struct rw_call *c, uint32_t v, unsigned mask, uint64_t fair)
+{
+	const struct timespec *abs = c->abs;
+	clockid_t clk = c->clk;
+	struct timespec t;
+	int r;
+
+	if (fair && (!abs || fair < rw_deadline_mono(c))) {
+		t.tv_sec = (time_t)(fair / F2_NSEC_PER_SEC);
+		t.tv_nsec = (long)(fair % F2_NSEC_PER_SEC);
+		abs = &t;
+		clk = CLOCK_MONOTONIC;
+	}
+	r = f2_park(&c->rw->state, v, mask, rw_flags(c), abs, clk);
 	if (r == 0 || r == -EAGAIN || r == -EINTR)
 		return 0;
-	if (r == -ETIMEDOUT || (c->abs && f2_deadline_passed(c->abs, c->clk)))
+	if (c->abs && f2_deadline_passed(c->abs, c->clk))
 		return ETIMEDOUT;
-	sched_yield();
-	return 0;
-}
-
-/* Sets bit (RPARKED or WPARKED) if missing, right before parking. Returns
- * the word to park on, or 0 if it changed. */
-static uint32_t rw_mark_parked(f2_rwlock_t *rw, uint32_t v, uint32_t bit)
-{
-	if (v & bit)
-		return v;
-	if (f2_cas_relaxed(&rw->state, &v, v | bit)) /* no data: a flag for unlock */
-		return v | bit;
+	if (r != -ETIMEDOUT)
+		sched_yield();
 	return 0;
 }
 
 /* ---- readers ------------------------------------------------------------ */
 
-/* A queued reader's deadline passed: leave the queue, unless the phase
- * flipped and the lock is ours. */
-static int rd_dequeue(f2_rwlock_t *rw)
+static int rd_may(struct rw_call *c, uint32_t v)
 {
+	if (v & RW_WRITER)
+		return 0;
+	if (!rw_reader_kept_out(v))
+		return 1;
+	return c->starving || (c->prefer_reader && rw_readers(v) > 0) || rd_holds(c->rw);
+}
+
+/* CAS v -> holder. 1 if taken, 0 if v changed (reloaded), -1 if R is full. */
+static int rd_take(struct rw_call *c, uint32_t *v)
+{
+	uint32_t want = *v + RW_READER;
+
+	if (rw_readers(*v) == RW_READERS_MAX)
+		return -1;
+	if (c->starving)
+		want &= ~RW_RSTARVE;
+	/* acquire: pairs with the release CAS of the previous unlock */
+	if (!f2_cas_weak_acquire(&c->rw->state, v, want))
+		return 0;
+	c->starving = 0;
+	return 1;
+}
+
+/* The reader gives up with err (ETIMEDOUT: its deadline passed; EAGAIN: R
+ * is full): on a timeout it takes the lock if it is open to it; else it
+ * gives back RSTARVE if it owns it (with the wakes that may owe). */
+static int rd_leave(struct rw_call *c, int err)
+{
+	f2_rwlock_t *rw = c->rw;
+	uint32_t v = rw_load(rw);
+	struct f2_bound b;
+	struct rw_wake w;
+
+	if (c->starving) /* bound now: our CAS may let a writer in, who may free it */
+		f2_bind_word(&b, rw, rw_flags(c));
 	for (;;) {
-		/* acquire: pairs with the release CAS of the unlock that flipped
-		 * the phase, which made us a holder */
-		uint32_t v = f2_load_acquire(&rw->state);
-		if (!(v & RW_WRPHASE))
-			return 0;
-		if (f2_cas_relaxed(&rw->state, &v, v - RW_READER)) /* no data */
-			return ETIMEDOUT;
+		if (err == ETIMEDOUT && rd_may(c, v)) {
+			int r = rd_take(c, &v);
+			if (r > 0)
+				return 0;
+			if (r == 0)
+				continue;
+		}
+		if (!c->starving)
+			return err; /* nothing of ours on the word but a hint */
+		uint32_t want = rw_owed(v, v & ~RW_RSTARVE, &w);
+		if (f2_cas_relaxed(&rw->state, &v, want)) { /* no data: gives up a turn */
+			c->starving = 0;
+			if (rw_owes(&w))
+				rw_pay(&b, &w);
+			return err;
+		}
 	}
 }
 
-/* Queued in a write phase: the writer's unlock that ends it makes us holders. */
-static int rd_wait_phase(struct rw_call *c)
+/* One round of a waiting reader on the word v: 1 taken, 0 retry (word
+ * changed), EAGAIN, ETIMEDOUT. */
+static int rd_round(struct rw_call *c, uint32_t v)
 {
 	f2_rwlock_t *rw = c->rw;
 
-	for (;;) {
-		uint32_t v = f2_load_acquire(&rw->state); /* pairs with the release CAS in unlock */
-		if (!(v & RW_WRPHASE))
-			return 0;
-		if (rw_spin(rw, v) != v)
-			continue;
-		v = rw_mark_parked(rw, v, RW_RPARKED);
-		if (v && rw_park(c, v, RW_MASK_READER))
-			return rd_dequeue(rw);
+	if (rd_may(c, v)) {
+		int r = rd_take(c, &v);
+		return r < 0 ? rd_leave(c, EAGAIN) : r;
 	}
+	/* reserve the read turn after a writer's, or of a free lock that only
+	 * counted writers wait for; never ahead of a reserving writer */
+	if (!c->starving && !(v & RW_RSTARVE) &&
+	    ((v & RW_WRITER) || (rw_readers(v) == 0 && !(v & RW_WSTARVE))) && rw_expired(c)) {
+		if (!f2_cas_relaxed(&rw->state, &v, v | RW_RSTARVE)) /* no data: a reservation */
+			return 0;
+		c->starving = 1;
+		return 0;
+	}
+	if (!(v & RW_RPARKED)) {
+		if (!f2_cas_relaxed(&rw->state, &v, v | RW_RPARKED)) /* no data: a flag for unlock */
+			return 0;
+		v |= RW_RPARKED;
+	}
+	/* until handoff_ns a reader sleeps through write unlocks that still keep
+	 * it out; then it wakes at each one, to reserve a read turn */
+	if (rw_expired(c)) {
+		if (rw_park(c, v, RW_MASK_RLATE, 0))
+			return rd_leave(c, ETIMEDOUT) == 0 ? 1 : ETIMEDOUT;
+	} else if (rw_park(c, v, RW_MASK_READER,
+			   c->t0 + f2_load_relaxed(&f2_tuning()->handoff_ns))) { /* knob */
+		return rd_leave(c, ETIMEDOUT) == 0 ? 1 : ETIMEDOUT;
+	}
+	return 0;
 }
 
 static int rd_lock(struct rw_call *c, int try)
 {
-	f2_rwlock_t *rw = c->rw;
-	uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
+	uint32_t v = rw_load(c->rw);
+	int r;
 
 	for (;;) {
-		if (!(v & RW_WRPHASE)) {
-			if (rw_writers(v) == 0 || ((rd_held || c->prefer_reader) && rw_readers(v) > 0)) {
-				if (rw_readers(v) == RW_READERS_MAX)
-					return EAGAIN;
-				/* acquire: pairs with the release CAS of the previous unlock */
-				if (f2_cas_weak_acquire(&rw->state, &v, v + RW_READER))
-					return 0;
-				continue;
-			}
-			if (try)
-				return EBUSY;
-			/* writers queued ahead: wait, unregistered, for the phase to move */
-			uint32_t now = rw_spin(rw, v);
-			if (now == v && (now = rw_mark_parked(rw, v, RW_RPARKED)) != 0 &&
-			    rw_park(c, now, RW_MASK_READER))
-				return ETIMEDOUT;
-			v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
-			continue;
-		}
-		if (try)
-			return EBUSY;
-		if (rw_readers(v) == RW_READERS_MAX)
-			return EAGAIN;
-		/* queue for the next read phase; rd_wait_phase acquires */
-		if (f2_cas_relaxed(&rw->state, &v, v + RW_READER))
-			return rd_wait_phase(c);
+		if (!rd_may(c, v))
+			break;
+		r = rd_take(c, &v);
+		if (r)
+			return r > 0 ? 0 : EAGAIN;
 	}
+	if (try)
+		return EBUSY;
+	c->t0 = f2_now_ns(CLOCK_MONOTONIC);
+	v = rw_spin(c, v, rd_may);
+	while ((r = rd_round(c, v)) == 0)
+		v = rw_load(c->rw);
+	return r == 1 ? 0 : r;
 }
 
 static int rd_entry(f2_rwlock_t *rw, const struct timespec *abs, clockid_t clk, int try,
 		    int prefer_reader)
 {
-	struct rw_call c = { rw, abs, clk, 0, prefer_reader };
+	struct rw_call c = { .rw = rw, .abs = abs, .clk = clk, .prefer_reader = prefer_reader };
 	int r;
 
 	if (abs && f2_deadline_check(abs, clk))
 		return EINVAL;
 	r = rd_lock(&c, try);
 	if (r == 0)
-		rd_held++;
+		rd_note(rw);
 	return r;
+}
+
+/* The uncontended read lock: no writer, no reservation, room in R. */
+static inline int rd_fast(f2_rwlock_t *rw)
+{
+	uint32_t v = rw_load(rw);
+
+	while (!rw_reader_kept_out(v) && rw_readers(v) < RW_READERS_MAX) {
+		/* acquire: pairs with the release CAS of the previous unlock */
+		if (f2_cas_weak_acquire(&rw->state, &v, v + RW_READER)) {
+			rd_note(rw);
+			return 1;
+		}
+	}
+	return 0;
 }
 
 int f2_rwlock_rdlock(f2_rwlock_t *rw)
 {
+	if (f2_likely(rd_fast(rw)))
+		return 0;
 	return rd_entry(rw, NULL, CLOCK_MONOTONIC, 0, 0);
 }
 
 int f2_rwlock_tryrdlock(f2_rwlock_t *rw)
 {
+	if (f2_likely(rd_fast(rw)))
+		return 0;
 	return rd_entry(rw, NULL, CLOCK_MONOTONIC, 1, 0);
 }
 
@@ -230,142 +380,179 @@ int f2_rwlock_rdlock_pref(f2_rwlock_t *rw, const struct timespec *abstime, clock
 
 /* ---- writers ------------------------------------------------------------ */
 
-/* A writer that has slept may have taken the one wake of an unlock that
- * cleared WPARKED while other writers slept too. So when it leaves the
- * waiting writers (taking the grant or timing out) it sets WPARKED again if
- * any other writer is counted: at worst one needless wake later. */
-static uint32_t wr_repark(uint32_t want, int parked, uint32_t others)
+static int wr_may(struct rw_call *c, uint32_t v)
 {
-	return parked && others ? want | RW_WPARKED : want;
+	return c->starving ? rw_starver_may(v) : rw_writer_may(v);
 }
 
-/* Clears WGRANT if set: the write phase is ours. 1 on success. parked: we
- * have slept (see wr_repark). */
-static int wr_take_grant(f2_rwlock_t *rw, uint32_t *v, int parked)
+/* v with the caller's marks taken off: its count in W, WAKING if it owes
+ * clearing it, WSTARVE if it owns it. */
+static uint32_t wr_unmark(const struct rw_call *c, uint32_t v)
 {
-	while (*v & RW_WGRANT) {
-		uint32_t want = wr_repark(*v & ~RW_WGRANT, parked, rw_writers(*v) - 1);
-		/* acquire: pairs with the release CAS in unlock that granted */
-		if (f2_cas_weak_acquire(&rw->state, v, want))
-			return 1;
-	}
-	return 0;
+	if (c->counted)
+		v -= RW_WAITER;
+	if (c->woken)
+		v &= ~RW_WAKING;
+	if (c->starving)
+		v &= ~RW_WSTARVE;
+	return v;
 }
 
-/* A waiting writer's deadline passed: leave, unless a grant is there to take.
- * Leaving a read phase as its last writer lets the readers behind it in. */
-static int wr_dequeue(struct rw_call *c, int parked)
+static void wr_unmarked(struct rw_call *c)
+{
+	c->counted = c->woken = c->starving = 0;
+}
+
+/* CAS v -> held by the caller. 1 if taken, 0 if v changed (reloaded). */
+static int wr_take(struct rw_call *c, uint32_t *v)
+{
+	/* acquire: pairs with the release CAS of the previous unlock */
+	if (!f2_cas_weak_acquire(&c->rw->state, v, wr_unmark(c, *v) | RW_WRITER))
+		return 0;
+	wr_unmarked(c);
+	return 1;
+}
+
+/* The deadline passed: take the lock if it is open to us, else take our
+ * marks off the word, with the wakes that may owe. */
+static int wr_leave(struct rw_call *c)
 {
 	f2_rwlock_t *rw = c->rw;
-	uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
+	uint32_t v = rw_load(rw);
 	struct f2_bound b;
+	struct rw_wake w;
 
-	/* bound now: once our CAS lets the readers in, they may free the lock */
+	/* bound now: once our CAS lets others in, they may free the lock */
 	f2_bind_word(&b, rw, rw_flags(c));
 	for (;;) {
-		if (wr_take_grant(rw, &v, parked))
-			return 0;
-		uint32_t want = v - RW_WRITER;
-		int wake = !(v & RW_WRPHASE) && rw_writers(want) == 0 && (v & RW_RPARKED);
-		if (wake)
-			want &= ~RW_RPARKED;
-		if (rw_writers(want) == 0)
-			want &= ~RW_WPARKED; /* nobody counted, so nobody parked */
-		want = wr_repark(want, parked, rw_writers(want));
-		if (f2_cas_relaxed(&rw->state, &v, want)) { /* no data */
-			if (wake)
-				f2_wake_bound(&b, RW_MASK_READER, INT32_MAX);
+		if (wr_may(c, v)) {
+			if (wr_take(c, &v))
+				return 0;
+			continue;
+		}
+		uint32_t want = rw_owed(v, wr_unmark(c, v), &w);
+		if (f2_cas_relaxed(&rw->state, &v, want)) { /* no data: gives up marks */
+			wr_unmarked(c);
+			if (rw_owes(&w))
+				rw_pay(&b, &w);
 			return ETIMEDOUT;
 		}
 	}
 }
 
-/* Registered in W: wait until a grant can be taken. */
-static int wr_wait_grant(struct rw_call *c)
-{
-	f2_rwlock_t *rw = c->rw;
-	int parked = 0;
-
-	for (;;) {
-		uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
-		if (wr_take_grant(rw, &v, parked))
-			return 0;
-		if (rw_spin(rw, v) != v)
-			continue;
-		v = rw_mark_parked(rw, v, RW_WPARKED);
-		if (!v)
-			continue;
-		parked = 1;
-		if (rw_park(c, v, RW_MASK_WRITER))
-			return wr_dequeue(c, parked);
-	}
-}
-
-/* The writer count is full (RW_WRITERS_MAX waiting): sleep a millisecond,
+/* The writer count is full (RW_WRITERS_MAX counted): sleep a millisecond,
  * bounded by the deadline, and try again. Nobody wakes RW_MASK_POLL. */
 static int wr_poll_full(struct rw_call *c, uint32_t v)
 {
-	clockid_t clk = c->abs ? c->clk : CLOCK_MONOTONIC;
-	struct timespec t;
+	uint64_t t = f2_now_ns(CLOCK_MONOTONIC) + 1000000u;
 
-	clock_gettime(clk, &t);
-	t.tv_nsec += 1000000;
-	if (t.tv_nsec >= F2_NSEC_PER_SEC) {
-		t.tv_sec++;
-		t.tv_nsec -= F2_NSEC_PER_SEC;
-	}
-	if (c->abs && f2_timespec_cmp(c->abs, &t) < 0)
-		t = *c->abs;
-	int r = f2_park(&c->rw->state, v, RW_MASK_POLL, rw_flags(c), &t, clk);
-	if (r != 0 && r != -EAGAIN && r != -EINTR && r != -ETIMEDOUT)
-		sched_yield();
-	if (c->abs && f2_deadline_passed(c->abs, c->clk))
+	if (rw_park(c, v, RW_MASK_POLL, t))
 		return ETIMEDOUT;
+	return 0;
+}
+
+/* Puts the caller's mark on the word before it parks: its count in W, or
+ * WSTARVE once it has waited handoff_ns; clears WAKING if it owes that.
+ * 1 if the word is now *v, 0 if it changed, ETIMEDOUT from the poll. */
+static int wr_mark(struct rw_call *c, uint32_t *v)
+{
+	uint32_t want;
+
+	if (!c->starving && !(*v & RW_WSTARVE) && rw_expired(c)) {
+		want = wr_unmark(c, *v) | RW_WSTARVE;
+		if (!f2_cas_relaxed(&c->rw->state, v, want)) /* no data: a reservation */
+			return 0;
+		wr_unmarked(c);
+		c->starving = 1;
+		*v = want;
+		return 0; /* look again: the turn may be ours already */
+	}
+	if (c->starving || c->counted) {
+		want = c->woken ? *v & ~RW_WAKING : *v;
+		if (want != *v && !f2_cas_relaxed(&c->rw->state, v, want)) /* no data: a flag */
+			return 0;
+		c->woken = 0;
+		*v = want;
+		return 1;
+	}
+	if (rw_writers(*v) == RW_WRITERS_MAX)
+		return wr_poll_full(c, *v);
+	want = *v + RW_WAITER;
+	if (!f2_cas_relaxed(&c->rw->state, v, want)) /* no data: a count for unlock */
+		return 0;
+	c->counted = 1;
+	*v = want;
+	return 1;
+}
+
+/* One round of a waiting writer on the word v: 1 taken, 0 retry, ETIMEDOUT. */
+static int wr_round(struct rw_call *c, uint32_t v)
+{
+	uint64_t fair = 0;
+	unsigned mask;
+	int r;
+
+	if (wr_may(c, v))
+		return wr_take(c, &v);
+	r = wr_mark(c, &v);
+	if (r != 1)
+		return r;
+	mask = c->starving ? RW_MASK_WSTARVE : RW_MASK_WRITER;
+	if (!c->starving && !rw_expired(c)) /* wake up in time to reserve a turn */
+		fair = c->t0 + f2_load_relaxed(&f2_tuning()->handoff_ns); /* knob: see tuning.c */
+	r = rw_park(c, v, mask, fair);
+	c->woken = c->counted;
+	if (r)
+		return wr_leave(c) == 0 ? 1 : ETIMEDOUT;
 	return 0;
 }
 
 static int wr_lock(struct rw_call *c, int try)
 {
-	f2_rwlock_t *rw = c->rw;
-	uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
+	uint32_t v = rw_load(c->rw);
+	int r;
 
-	for (;;) {
-		if (!(v & RW_WRPHASE) && rw_readers(v) == 0 && rw_writers(v) == 0) {
-			/* acquire: pairs with the release CAS of the previous unlock */
-			if (f2_cas_weak_acquire(&rw->state, &v, v | RW_WRPHASE | RW_WRITER))
-				return 0;
-			continue;
-		}
-		if (try)
-			return EBUSY;
-		if (rw_writers(v) == RW_WRITERS_MAX) {
-			if (wr_poll_full(c, v))
-				return ETIMEDOUT;
-			v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
-			continue;
-		}
-		/* wait for a grant; wr_wait_grant acquires */
-		if (f2_cas_relaxed(&rw->state, &v, v + RW_WRITER))
-			return wr_wait_grant(c);
-	}
+	while (rw_writer_may(v))
+		if (wr_take(c, &v))
+			return 0;
+	if (try)
+		return EBUSY;
+	c->t0 = f2_now_ns(CLOCK_MONOTONIC);
+	v = rw_spin(c, v, wr_may);
+	while ((r = wr_round(c, v)) == 0)
+		v = rw_load(c->rw);
+	return r == 1 ? 0 : r;
 }
 
 static int wr_entry(f2_rwlock_t *rw, const struct timespec *abs, clockid_t clk, int try)
 {
-	struct rw_call c = { rw, abs, clk, 0, 0 };
+	struct rw_call c = { .rw = rw, .abs = abs, .clk = clk };
 
 	if (abs && f2_deadline_check(abs, clk))
 		return EINVAL;
 	return wr_lock(&c, try);
 }
 
+/* The uncontended write lock: nobody holds or reserved it. */
+static inline int wr_fast(f2_rwlock_t *rw)
+{
+	uint32_t v = rw_load(rw);
+
+	/* acquire: pairs with the release CAS of the previous unlock */
+	return rw_writer_may(v) && f2_cas_acquire(&rw->state, &v, v | RW_WRITER);
+}
+
 int f2_rwlock_wrlock(f2_rwlock_t *rw)
 {
+	if (f2_likely(wr_fast(rw)))
+		return 0;
 	return wr_entry(rw, NULL, CLOCK_MONOTONIC, 0);
 }
 
 int f2_rwlock_trywrlock(f2_rwlock_t *rw)
 {
+	if (f2_likely(wr_fast(rw)))
+		return 0;
 	return wr_entry(rw, NULL, CLOCK_MONOTONIC, 1);
 }
 
@@ -378,40 +565,23 @@ int f2_rwlock_timedwrlock(f2_rwlock_t *rw, const struct timespec *abstime, clock
 
 /* ---- unlock ------------------------------------------------------------- */
 
-/* The word after the holder of v leaves (see the transitions above). */
-static uint32_t rw_release(uint32_t v)
-{
-	uint32_t next;
-
-	if (!(v & RW_WRPHASE)) {
-		next = v - RW_READER;
-		if (rw_readers(next) == 0 && rw_writers(next) > 0)
-			next = (next | RW_WRPHASE | RW_WGRANT) & ~(RW_RPARKED | RW_WPARKED);
-		return next;
-	}
-	next = v - RW_WRITER;
-	if (rw_readers(next) == 0 && rw_writers(next) > 0)
-		return (next | RW_WGRANT) & ~RW_WPARKED;
-	if (rw_writers(next) == 0)
-		next &= ~RW_WPARKED; /* nobody counted, so nobody parked */
-	return next & ~(RW_WRPHASE | RW_RPARKED);
-}
-
-int f2_rwlock_unlock(f2_rwlock_t *rw)
+/* An unlock that may owe wakes: the wakes are bound before the release. */
+static __attribute__((noinline)) int rw_unlock_slow(f2_rwlock_t *rw, uint32_t v)
 {
 	struct f2_bound b;
+	struct rw_wake w;
 	int bound = 0;
-	uint32_t v = f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
 	uint32_t next;
-	int wake_readers, wake_writer;
 
 	for (;;) {
-		if ((v & RW_WRPHASE) ? (v & RW_WGRANT) != 0 : rw_readers(v) == 0)
+		if (v & RW_WRITER)
+			next = v & ~RW_WRITER;
+		else if (rw_readers(v) > 0)
+			next = v - RW_READER;
+		else
 			return EPERM; /* held in neither mode */
-		next = rw_release(v);
-		wake_readers = (v & RW_RPARKED) && !(next & RW_RPARKED);
-		wake_writer = (next & RW_WGRANT) && (v & RW_WPARKED);
-		if ((wake_readers || wake_writer) && !bound) {
+		next = rw_owed(v, next, &w);
+		if (rw_owes(&w) && !bound) {
 			/* bound while we hold the lock (top of this file) */
 			f2_bind_word(&b, rw, f2_pair_flags(rw, F2_SIZE_U32));
 			bound = 1;
@@ -420,13 +590,33 @@ int f2_rwlock_unlock(f2_rwlock_t *rw)
 		if (f2_cas_weak_release(&rw->state, &v, next))
 			break;
 	}
-	if (!(v & RW_WRPHASE) && rd_held)
-		rd_held--;
+	if (!(v & RW_WRITER))
+		rd_forget(rw); /* thread-local: touches nothing of the lock */
 	/* Self-synchronised destruction: another thread may own and free the
 	 * lock from here on; only the bound wakes below, which read nothing. */
-	if (wake_readers)
-		f2_wake_bound(&b, RW_MASK_READER, INT32_MAX);
-	if (wake_writer)
-		f2_wake_bound(&b, RW_MASK_WRITER, 1);
+	if (rw_owes(&w))
+		rw_pay(&b, &w);
 	return 0;
+}
+
+/* Nothing waits: no waiter count, no parked readers, no reservation. */
+#define RW_WAITING (RW_WAKING | RW_RPARKED | RW_WSTARVE | RW_RSTARVE | \
+		    (RW_WRITERS_MAX << RW_WAITER_SHIFT))
+
+int f2_rwlock_unlock(f2_rwlock_t *rw)
+{
+	uint32_t v = rw_load(rw);
+
+	/* owes no wake: nobody waits, or a reader leaves other readers inside */
+	while ((v & RW_WRITER) ? !(v & RW_WAITING)
+			       : rw_readers(v) > 1 || (rw_readers(v) == 1 && !(v & RW_WAITING))) {
+		uint32_t next = (v & RW_WRITER) ? v & ~RW_WRITER : v - RW_READER;
+		/* release: pairs with the acquire CAS of the next holder */
+		if (f2_cas_weak_release(&rw->state, &v, next)) {
+			if (!(v & RW_WRITER))
+				rd_forget(rw); /* thread-local */
+			return 0;
+		}
+	}
+	return rw_unlock_slow(rw, v);
 }

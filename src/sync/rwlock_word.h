@@ -1,46 +1,72 @@
-/* The f2_rwlock_t state word: field layout, shared by rwlock.c and the
- * white-box tests. The protocol is described at the top of rwlock.c. */
+/* The f2_rwlock_t state word: field layout and the predicates every
+ * transition is written with, shared by rwlock.c and the white-box tests.
+ * The protocol is described at the top of rwlock.c. */
 #ifndef F2_SYNC_RWLOCK_WORD_H
 #define F2_SYNC_RWLOCK_WORD_H
 
 #include <stdint.h>
 
 /* Field widths; the tests rebuild rwlock.c with tiny widths to reach the
- * overflow paths with a handful of threads. 4 flag bits + W + R = 32. */
+ * overflow paths with a handful of threads. 5 flag bits + W + R = 32. */
 #ifndef F2_RW_WRITER_BITS
-#define F2_RW_WRITER_BITS 11u
+#define F2_RW_WRITER_BITS 10u
 #endif
 #ifndef F2_RW_READER_BITS
-#define F2_RW_READER_BITS (28u - F2_RW_WRITER_BITS)
+#define F2_RW_READER_BITS (27u - F2_RW_WRITER_BITS)
 #endif
-_Static_assert(4 + F2_RW_WRITER_BITS + F2_RW_READER_BITS <= 32, "rwlock word layout");
+_Static_assert(5 + F2_RW_WRITER_BITS + F2_RW_READER_BITS <= 32, "rwlock word layout");
 
 enum {
-	RW_WRPHASE = 1u << 0,  /* write phase (else read phase) */
-	RW_WGRANT  = 1u << 1,  /* write phase granted, no writer has taken it yet */
-	RW_RPARKED = 1u << 2,  /* readers may be parked on the word */
-	RW_WPARKED = 1u << 3,  /* writers may be parked on the word */
+	RW_WRITER  = 1u << 0,  /* a writer holds the lock */
+	RW_WAKING  = 1u << 1,  /* a woken writer is on its way: no other writer wake */
+	RW_RPARKED = 1u << 2,  /* readers may be parked on the word (mask READER) */
+	RW_WSTARVE = 1u << 3,  /* a starving writer reserved the next write turn */
+	RW_RSTARVE = 1u << 4,  /* a starving reader reserved the next read turn */
 };
-#define RW_WRITER_SHIFT 4u
-#define RW_READER_SHIFT (RW_WRITER_SHIFT + F2_RW_WRITER_BITS)
-#define RW_WRITER  (1u << RW_WRITER_SHIFT)   /* one writer in the writer count */
-#define RW_READER  (1u << RW_READER_SHIFT)   /* one reader in the reader count */
+#define RW_WAITER_SHIFT 5u
+#define RW_READER_SHIFT (RW_WAITER_SHIFT + F2_RW_WRITER_BITS)
+#define RW_WAITER  (1u << RW_WAITER_SHIFT)   /* one writer in the parked-writer count */
+#define RW_READER  (1u << RW_READER_SHIFT)   /* one reader in the holder count */
 #define RW_WRITERS_MAX ((1u << F2_RW_WRITER_BITS) - 1)
 #define RW_READERS_MAX ((1u << F2_RW_READER_BITS) - 1)
 
 /* Futex wait/wake masks: who a wake is for. */
-#define RW_MASK_READER 1u
-#define RW_MASK_WRITER 2u
-#define RW_MASK_POLL   4u  /* never woken: writers polling on a full writer count */
+#define RW_MASK_READER   1u  /* readers that have waited less than handoff_ns */
+#define RW_MASK_WRITER   2u  /* writers counted in W */
+#define RW_MASK_WSTARVE  4u  /* the one writer that owns WSTARVE */
+#define RW_MASK_POLL     8u  /* never woken: writers polling on a full W */
+#define RW_MASK_RLATE   16u  /* readers that have waited handoff_ns */
 
+/* W: writers counted as parked (about to park, parked, or woken and not yet
+ * back on the word). The owner of WSTARVE is not counted. */
 static inline uint32_t rw_writers(uint32_t v)
 {
-	return (v >> RW_WRITER_SHIFT) & RW_WRITERS_MAX;
+	return (v >> RW_WAITER_SHIFT) & RW_WRITERS_MAX;
 }
 
+/* R: readers holding the lock. */
 static inline uint32_t rw_readers(uint32_t v)
 {
 	return (v >> RW_READER_SHIFT) & RW_READERS_MAX;
+}
+
+/* A reader that holds nothing here and reserved nothing stays out: a writer
+ * holds the lock, waits counted in W, or reserved the next turn. */
+static inline int rw_reader_kept_out(uint32_t v)
+{
+	return (v & (RW_WRITER | RW_WSTARVE)) || rw_writers(v) > 0;
+}
+
+/* A writer that reserved nothing may take the lock. */
+static inline int rw_writer_may(uint32_t v)
+{
+	return rw_readers(v) == 0 && !(v & (RW_WRITER | RW_WSTARVE | RW_RSTARVE));
+}
+
+/* The owner of WSTARVE may take the lock. */
+static inline int rw_starver_may(uint32_t v)
+{
+	return rw_readers(v) == 0 && !(v & (RW_WRITER | RW_RSTARVE));
 }
 
 #endif

@@ -1,7 +1,7 @@
 /* f2_rwlock_t with tiny count fields (this suite compiles rwlock.c itself
  * with F2_RW_WRITER_BITS=2 and F2_RW_READER_BITS=3): the overflow paths with
- * a handful of threads. At most 7 readers; at most 3 writers counted, the
- * others poll until there is room. */
+ * a handful of threads. At most 7 readers; at most 3 writers counted as
+ * parked, the others poll until there is room. */
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "f2sync/rwlock.h"
+#include "f2sync/runtime.h"
 #include "sync/rwlock_word.h"
 #include "common/testutil.h"
 
@@ -62,6 +63,7 @@ struct shared {
 	long counter;
 	int result[16];
 	long iters;
+	int done, release;
 };
 
 struct arg {
@@ -69,39 +71,47 @@ struct arg {
 	int id;
 };
 
-static void *queued_reader(void *p)
+static void *held_reader(void *p)
 {
 	struct arg *a = p;
 	a->s->result[a->id] = f2_rwlock_rdlock(&a->s->rw);
+	__atomic_add_fetch(&a->s->done, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&a->s->release, __ATOMIC_ACQUIRE))
+		sched_yield();
 	if (a->s->result[a->id] == 0)
 		CK(f2_rwlock_unlock(&a->s->rw));
 	return NULL;
 }
 
-/* 7 readers queued in a write phase fill the count: the 8th gets EAGAIN,
- * the 7 get in when the writer leaves. */
-START_TEST(test_queued_readers_full)
+/* 8 readers parked behind a writer compete when it leaves: 7 fill the count
+ * and hold on, the 8th gets EAGAIN. */
+START_TEST(test_parked_readers_full)
 {
 	static struct shared s;
 	struct arg a[8];
 	pthread_t t[8];
+	int eagain = 0;
 
 	memset(&s, 0, sizeof s);
 	CK(f2_rwlock_wrlock(&s.rw));
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < 8; i++) {
 		a[i] = (struct arg){ &s, i };
-		ck_assert_int_eq(pthread_create(&t[i], NULL, queued_reader, &a[i]), 0);
+		ck_assert_int_eq(pthread_create(&t[i], NULL, held_reader, &a[i]), 0);
 	}
-	await_counts(&s.rw, 7, 1);
-	a[7] = (struct arg){ &s, 7 };
-	ck_assert_int_eq(pthread_create(&t[7], NULL, queued_reader, &a[7]), 0);
-	ck_assert_int_eq(pthread_join(t[7], NULL), 0);
-	ck_assert_int_eq(s.result[7], EAGAIN);
+	while (!(word(&s.rw) & RW_RPARKED))
+		sched_yield();
 	CK(f2_rwlock_unlock(&s.rw));
-	for (int i = 0; i < 7; i++) {
-		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
-		ck_assert_int_eq(s.result[i], 0);
+	while (__atomic_load_n(&s.done, __ATOMIC_ACQUIRE) < 8)
+		sched_yield();
+	for (int i = 0; i < 8; i++) {
+		ck_assert(s.result[i] == 0 || s.result[i] == EAGAIN);
+		eagain += s.result[i] == EAGAIN;
 	}
+	ck_assert_int_eq(eagain, 1);
+	ck_assert_uint_eq(rw_readers(word(&s.rw)), 7);
+	__atomic_store_n(&s.release, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
 	ck_assert_uint_eq(word(&s.rw) & ~(uint32_t)RW_RPARKED, 0);
 }
 END_TEST
@@ -142,17 +152,21 @@ static void *blocked_writer(void *p)
 	return NULL;
 }
 
-/* A timed writer that finds the count full polls, and still times out at
- * (never before) its deadline, on both clocks. */
+/* A timed writer that finds the count full (3 parked writers; the hand-off
+ * time is raised so that none of them leaves W to reserve a turn) polls,
+ * and still times out at (never before) its deadline, on both clocks. */
 START_TEST(test_timed_writer_overflow)
 {
 	static struct shared s;
 	clockid_t clk[2] = { CLOCK_MONOTONIC, CLOCK_REALTIME };
-	pthread_t t[2];
+	pthread_t t[3];
+	uint64_t keep;
 
 	memset(&s, 0, sizeof s);
+	CK(f2_tune_get(F2_TUNE_HANDOFF_NS, &keep));
+	CK(f2_tune_set(F2_TUNE_HANDOFF_NS, 60ull * 1000000000));
 	CK(f2_rwlock_wrlock(&s.rw));
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, blocked_writer, &s), 0);
 	await_counts(&s.rw, 0, 3);
 	for (int c = 0; c < 2; c++) {
@@ -164,8 +178,9 @@ START_TEST(test_timed_writer_overflow)
 	}
 	ck_assert_uint_eq(rw_writers(word(&s.rw)), 3);
 	CK(f2_rwlock_unlock(&s.rw));
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+	CK(f2_tune_set(F2_TUNE_HANDOFF_NS, keep));
 	ck_assert_uint_eq(word(&s.rw) & ~(uint32_t)RW_RPARKED, 0);
 }
 END_TEST
@@ -177,7 +192,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_layout);
 	tcase_add_test(tc, test_readers_full);
-	tcase_add_test(tc, test_queued_readers_full);
+	tcase_add_test(tc, test_parked_readers_full);
 	tcase_add_test(tc, test_writers_overflow);
 	tcase_add_test(tc, test_timed_writer_overflow);
 	suite_add_tcase(s, tc);

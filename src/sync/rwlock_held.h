@@ -1,0 +1,84 @@
+/* The read locks the calling thread holds, per rwlock (rwlock.c).
+ *
+ * Why: while a starving writer has reserved the next write turn (WSTARVE),
+ * new readers stay out, but a thread that already holds a read lock on that
+ * same rwlock must get another one (POSIX: recursive read locks succeed; the
+ * writer waits for this thread's first read lock, so refusing the second
+ * would deadlock). A per-thread count over all rwlocks would also let a
+ * thread that holds a read lock on some other rwlock pass, and two such
+ * threads reading in relay would keep the writer out for ever.
+ *
+ * How: a few slots { lock, count } in thread-local storage, no allocation
+ * (lock paths call no malloc). A read lock that finds no free slot is counted
+ * in spill, and while spill is nonzero every rwlock counts as held by this
+ * thread: a thread holding read locks on more than RD_SLOTS rwlocks at once
+ * may pass a reserved write turn (the writer then waits longer), but it never
+ * deadlocks. Initial-exec TLS (no allocation on first touch); the table is
+ * small because the static TLS a dlopen()ed library may take is limited.
+ *
+ * Invariant: every read lock this thread holds on lock L is counted either
+ * in a slot for L (maybe more than one) or in spill, so rd_holds(L) is 1
+ * whenever the thread holds L. An unlock for a lock without a slot takes one
+ * from spill. (A read
+ * lock released by a thread other than the one that took it, which POSIX
+ * leaves undefined, can break the accounting; at worst that thread passes a
+ * reserved turn or waits behind a starving writer for its own lock.) */
+#ifndef F2_SYNC_RWLOCK_HELD_H
+#define F2_SYNC_RWLOCK_HELD_H
+
+#define RD_SLOTS 4
+
+struct rd_slot {
+	const void *lock;
+	unsigned n;       /* read locks held on lock; 0: slot free */
+};
+
+struct rd_table {
+	struct rd_slot slot[RD_SLOTS];
+	unsigned spill;   /* read locks held that found no slot */
+};
+
+static __thread struct rd_table rd_table __attribute__((tls_model("initial-exec")));
+
+/* The calling thread took a read lock on lock: counted in the first slot
+ * that is free or already counts lock (a lock may be counted in two slots;
+ * rd_forget takes from either, so its total stays exact). */
+static inline void rd_note(const void *lock)
+{
+	for (int i = 0; i < RD_SLOTS; i++) {
+		struct rd_slot *s = &rd_table.slot[i];
+		if (!s->n || s->lock == lock) {
+			s->lock = lock;
+			s->n++;
+			return;
+		}
+	}
+	rd_table.spill++;
+}
+
+/* The calling thread released a read lock on lock. */
+static inline void rd_forget(const void *lock)
+{
+	for (int i = 0; i < RD_SLOTS; i++) {
+		struct rd_slot *s = &rd_table.slot[i];
+		if (s->n && s->lock == lock) {
+			s->n--;
+			return;
+		}
+	}
+	if (rd_table.spill)
+		rd_table.spill--;
+}
+
+/* 1 if the calling thread may hold a read lock on lock (see above). */
+static inline int rd_holds(const void *lock)
+{
+	if (rd_table.spill)
+		return 1;
+	for (int i = 0; i < RD_SLOTS; i++)
+		if (rd_table.slot[i].n && rd_table.slot[i].lock == lock)
+			return 1;
+	return 0;
+}
+
+#endif
