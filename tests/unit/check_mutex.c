@@ -418,11 +418,13 @@ struct starver {
 	const struct mx_ops *o;
 	void *m;
 	int rc;
+	pid_t tid;
 };
 
 static void *starve_lock(void *arg)
 {
 	struct starver *s = arg;
+	__atomic_store_n(&s->tid, test_gettid(), __ATOMIC_SEQ_CST);
 	s->rc = s->o->lock(s->m);
 	if (s->rc == 0)
 		s->rc = s->o->unlock(s->m);
@@ -437,13 +439,16 @@ static unsigned mx_word(const struct mx_ops *o, void *m)
 }
 
 /* Starts a thread that locks s->m (held by the caller) and returns once it
- * has reserved the next turn (STARVE; the hand-off delay is 0). 0 or -1. */
+ * has reserved the next turn (STARVE; the hand-off delay is 0) and sleeps.
+ * Asleep, it holds no allocator lock (its first park allocates its parker on
+ * the emulation), so a fork now leaves the child's malloc usable. 0 or -1. */
 static int starve_on(struct starver *s, pthread_t *t)
 {
 	if (pthread_create(t, NULL, starve_lock, s) != 0)
 		return -1;
-	while (!(mx_word(s->o, s->m) & F2_MX_STARVE))
+	while (!(mx_word(s->o, s->m) & F2_MX_STARVE) || !__atomic_load_n(&s->tid, __ATOMIC_SEQ_CST))
 		usleep(100);
+	wait_parked(s->tid, s->o->flags);
 	return 0;
 }
 
@@ -453,7 +458,7 @@ static int starve_on(struct starver *s, pthread_t *t)
  * locker of m hung). Returns the exit status: 0 when m could be taken. */
 static int fork_child(const struct mx_ops *o, void *m)
 {
-	struct starver cs = { o, mx_new(o), -1 };
+	struct starver cs = { o, mx_new(o), -1, 0 };
 	struct timespec dl;
 	pthread_t ct;
 
@@ -477,7 +482,7 @@ START_TEST(fork_orphaned_reservation)
 	const struct mx_ops *o = &OPS[_i];
 	const struct f2_tuning *cur = f2_tuning();
 	struct f2_tuning saved = *cur, zero = { cur->spin, 0, cur->requeue };
-	struct starver ps = { o, mx_new(o), -1 };
+	struct starver ps = { o, mx_new(o), -1, 0 };
 	pthread_t pt;
 	int st;
 
