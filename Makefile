@@ -2,7 +2,11 @@
 # machine lacks, configures and builds, then runs.
 DEPS       := cmake make gcc g++ pkg-config libnuma-dev libhwloc-dev check scdoc
 DEMO_DEPS  := libnsync-dev gnuplot-nox
-TEST_DEPS  := python3 sysbench coreutils
+# clang: the second compiler; the aarch64 cross toolchain, qemu-user and the
+# arm64 dev libraries (multiarch, tools/deps.sh adds the architecture): the
+# aarch64 run of the unit suites.
+TEST_DEPS  := python3 sysbench coreutils clang gcc-aarch64-linux-gnu g++-aarch64-linux-gnu \
+              libc6-dev-arm64-cross qemu-user check:arm64 libnuma-dev:arm64 libhwloc-dev:arm64
 JOBS       := $(shell nproc)
 
 .PHONY: all deps demo test bench clean
@@ -35,4 +39,4 @@ test:
 	tools/test.sh
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-clang build-aarch64
