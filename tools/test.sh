@@ -24,7 +24,7 @@ run_build build-tsan -DF2SYNC_SANITIZE=thread -DF2SYNC_BUILD_BENCH=OFF
 echo "== build-clang/: clang -Werror, everything; unit tests"
 run_build build-clang -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
 (cd build-clang && ctest -j "$jobs" -L unit --output-on-failure) || status=1
-echo "== build-aarch64/: aarch64 cross build, unit tests under qemu-user (auto, legacy, emulate)"
+echo "== build-aarch64/: aarch64 cross build, unit tests in auto under qemu-user"
 run_build build-aarch64 -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/aarch64-linux-gnu.cmake" \
 	-DF2SYNC_BUILD_BENCH=OFF -DF2SYNC_BUILD_EXAMPLES=OFF
 (cd build-aarch64 && ctest -j "$jobs" -L unit -LE futex2 --output-on-failure) || status=1
