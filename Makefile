@@ -2,7 +2,12 @@
 # machine lacks, configures and builds, then runs.
 DEPS       := cmake make gcc g++ pkg-config libnuma-dev libhwloc-dev check scdoc
 DEMO_DEPS  := libnsync-dev libabsl-dev gnuplot-nox
-TEST_DEPS  := python3 sysbench coreutils libjemalloc2 redis-server redis-tools
+# jemalloc and redis: the safety tests under the shim. clang: the second
+# compiler; the aarch64 cross toolchain, qemu-user and the arm64 dev libraries
+# (multiarch, tools/deps.sh adds the architecture): the aarch64 run of the unit suites.
+TEST_DEPS  := python3 sysbench coreutils libjemalloc2 redis-server redis-tools clang \
+              gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user \
+              check:arm64 libnuma-dev:arm64 libhwloc-dev:arm64
 # The NUMA guests of `make test-numa`: a kernel to boot, qemu, and what the
 # initramfs is made of.
 GUEST_DEPS := qemu-system-x86 linux-image-amd64 busybox-static cpio
@@ -49,4 +54,4 @@ test-numa:
 	cd build-numa && ctest -L guest --output-on-failure
 
 clean:
-	rm -rf build build-asan build-tsan build-numa
+	rm -rf build build-asan build-tsan build-clang build-aarch64 build-numa

@@ -10,5 +10,9 @@ done
 echo "f2sync: installing$missing" >&2
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
+# Packages of another architecture (check:arm64) need it enabled first.
+for a in $(printf '%s\n' $missing | sed -n 's/^[^:]*:\([a-z0-9]*\)$/\1/p' | sort -u); do
+	dpkg --print-foreign-architectures | grep -qx "$a" || $sudo dpkg --add-architecture "$a"
+done
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,7 +1,9 @@
 #!/bin/sh
 # The whole test run behind `make test`: a -Werror build with every ctest
-# (unit suites once per backend, stress, build and example tests), then the
-# unit suites again under ASan+UBSan and under TSan.
+# (unit suites once per backend and once in auto under each kernel profile of
+# tests/kprofile, stress, build and example tests), then the unit suites again
+# under ASan+UBSan, under TSan, built by clang (-Werror, everything), and
+# cross-built for aarch64 and run under qemu-user.
 set -eu
 jobs=$(nproc)
 run_build() { # dir, extra cmake args...
@@ -19,5 +21,12 @@ run_build build-asan -DF2SYNC_SANITIZE=address,undefined -DF2SYNC_BUILD_BENCH=OF
 echo "== build-tsan/: ThreadSanitizer, unit tests"
 run_build build-tsan -DF2SYNC_SANITIZE=thread -DF2SYNC_BUILD_BENCH=OFF
 (cd build-tsan && ctest -j "$jobs" -L unit --output-on-failure) || status=1
+echo "== build-clang/: clang -Werror, everything; unit tests"
+run_build build-clang -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+(cd build-clang && ctest -j "$jobs" -L unit --output-on-failure) || status=1
+echo "== build-aarch64/: aarch64 cross build, unit tests in auto under qemu-user"
+run_build build-aarch64 -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/aarch64-linux-gnu.cmake" \
+	-DF2SYNC_BUILD_BENCH=OFF -DF2SYNC_BUILD_EXAMPLES=OFF
+(cd build-aarch64 && ctest -j "$jobs" -L unit -LE futex2 --output-on-failure) || status=1
 [ "$status" -eq 0 ] && echo "f2sync: all test runs passed" || echo "f2sync: some test runs FAILED"
 exit "$status"

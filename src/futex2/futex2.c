@@ -11,12 +11,17 @@
  *                         32-bit, and any size a future kernel accepts; other
  *                         sizes -EOPNOTSUPP (user space cannot see another
  *                         process's waiters).
- *   private 32-bit      : futex2, or futex(2) in legacy mode / on old kernels;
- *                         a NUMA pair goes to the emulation when the kernel
- *                         lacks FUTEX2_NUMA (legacy mode keeps it on futex(2),
- *                         which hashes by address).
+ *   private 32-bit      : futex2, or futex(2) in legacy mode / on kernels
+ *                         before 6.7; a NUMA pair goes to the emulation's
+ *                         per-node tables on every kernel without FUTEX2_NUMA
+ *                         (before 6.16), whether it has futex2 or not
+ *                         (legacy mode keeps it on futex(2), which hashes by
+ *                         address).
  *   private 8/16/64-bit : the emulation, unless the kernel accepts the size.
- *   F2SYNC_BACKEND=emulate sends every private word to the emulation. */
+ *   F2SYNC_BACKEND=emulate sends every private word to the emulation.
+ * waitv on a kernel without futex_waitv (before 5.16) queues its private
+ * kernel words in the emulation as guests (guest.c), without changing their
+ * route; a shared word there is -ENOSYS. */
 #include <errno.h>
 #include <stddef.h>
 
@@ -47,13 +52,13 @@ static enum f2_backend route_private(unsigned size, unsigned flags)
 		return F2_BK_EMU;
 	if (m == F2_MODE_LEGACY)
 		return size == F2_SIZE_U32 ? F2_BK_LEGACY : F2_BK_EMU;
-	if (!f2_kernel_has_futex2())
-		return size == F2_SIZE_U32 ? F2_BK_LEGACY : F2_BK_EMU;
-	if (!f2_kernel_has_size(size))
-		return F2_BK_EMU;
+	/* One rule on every kernel without FUTEX2_NUMA (before 6.16): a
+	 * private pair keeps its node in the per-node tables. */
 	if ((flags & F2_NUMA) && !f2_kernel_has_numa())
 		return F2_BK_EMU;
-	return F2_BK_FUTEX2;
+	if (f2_kernel_has_futex2() && f2_kernel_has_size(size))
+		return F2_BK_FUTEX2;
+	return size == F2_SIZE_U32 ? F2_BK_LEGACY : F2_BK_EMU;
 }
 
 static enum f2_backend route_slow(unsigned flags)
@@ -254,6 +259,17 @@ int f2_futex_requeue_node(const struct f2_futex_waitv from_to[2], int nr_wake, i
 	return f2_kernel_requeue(&from, &from, cmpval, sat_add(nr_wake, nr_requeue), 0);
 }
 
+/* A kernel word of a waitv where the kernel has no futex_waitv: served by
+ * the emulation as a guest, keyed by its address alone (guest.c). */
+static int make_guest(struct f2_word *w)
+{
+	if (!(w->flags & F2_PRIVATE))
+		return -ENOSYS;
+	w->bk = F2_BK_EMU;
+	w->node = -1;
+	return 0;
+}
+
 int f2_futex_waitv(struct f2_futex_waitv *v, unsigned n, const struct timespec *abstime,
                    clockid_t clockid)
 {
@@ -269,15 +285,27 @@ int f2_futex_waitv(struct f2_futex_waitv *v, unsigned n, const struct timespec *
 	if ((r = f2_deadline_check(abstime, clockid)))
 		return r;
 	int emu = 0;
+	unsigned guests = 0;
 	for (unsigned i = 0; i < n; i++) {
 		if ((r = bind(&w[i], v[i].uaddr, v[i].flags)))
 			return r;
 		vals[i] = v[i].val;
+		if (w[i].bk != F2_BK_EMU && f2_guest_needed()) {
+			if ((r = make_guest(&w[i])))
+				return r;
+			guests++;
+		}
 		emu |= w[i].bk == F2_BK_EMU;
 	}
-	if (emu) /* any mix: the emulation parks on kernel words too */
+	if (!emu)
+		return f2_kernel_waitv(w, vals, n, abstime, clockid);
+	if (!guests) /* any mix: the emulation parks on kernel words too */
 		return f2_emu_waitv(w, vals, n, abstime, clockid);
-	return f2_kernel_waitv(w, vals, n, abstime, clockid);
+	if ((r = f2_guest_enter(guests)))
+		return r;
+	r = f2_emu_waitv(w, vals, n, abstime, clockid);
+	f2_guest_leave(guests);
+	return r;
 }
 
 const char *f2_futex_backend(unsigned flags)

@@ -106,4 +106,14 @@ f2_hidden int f2_emu_cmp_wake(const struct f2_word *from, uint64_t cmpval, int n
 f2_hidden int f2_emu_waitv(const struct f2_word *w, const uint64_t *vals, unsigned n,
                            const struct timespec *abs, clockid_t clk);
 
+/* guest.c: private kernel words that a waitv queues in the emulation where
+ * the kernel has no futex_waitv (before 5.16); see its file comment. */
+f2_hidden int f2_guest_needed(void);           /* 1: waitv makes guests */
+/* Before queueing n guests: 0, or -ENOMEM if the tables cannot be set up. */
+f2_hidden int f2_guest_enter(unsigned n);
+f2_hidden void f2_guest_leave(unsigned n);     /* after unqueueing them */
+/* Wakes up to nr guests of kernel word w; called after every kernel wake or
+ * requeue of w that woke fewer than asked, on a kernel that makes guests. */
+f2_hidden int f2_guest_wake(const struct f2_word *w, uint64_t mask, int nr);
+
 #endif

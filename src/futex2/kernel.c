@@ -181,6 +181,16 @@ void f2_futex_count_wake(void)
 		f2_add_relaxed(&f2_futex_wakes, 1);
 }
 
+/* After a kernel wake or requeue that woke n < nr: the guests of w (waitv
+ * records of kernel words in the emulation, guest.c) where the kernel has no
+ * futex_waitv. Reads nothing of w, like the syscall. */
+static int with_guests(const struct f2_word *w, uint64_t mask, int n, int nr)
+{
+	if (f2_likely(caps() & P_WAITV) || n < 0 || n >= nr)
+		return n;
+	return n + f2_guest_wake(w, mask, nr - n);
+}
+
 int f2_kernel_wake(const struct f2_word *w, uint64_t mask, int nr)
 {
 	long r;
@@ -192,7 +202,7 @@ int f2_kernel_wake(const struct f2_word *w, uint64_t mask, int nr)
 	else
 		r = syscall(SYS_futex, w->addr, legacy_op(w, FUTEX_WAKE_BITSET), nr, NULL, NULL,
 		            (uint32_t)mask);
-	return (int)sysret(r);
+	return with_guests(w, mask, (int)sysret(r), nr);
 }
 
 int f2_kernel_requeue(const struct f2_word *from, const struct f2_word *to, uint64_t cmpval,
@@ -222,7 +232,9 @@ int f2_kernel_requeue(const struct f2_word *from, const struct f2_word *to, uint
 		r = syscall(SYS_futex, from->addr, legacy_op(from, FUTEX_CMP_REQUEUE), nr_wake,
 		            (void *)(uintptr_t)nr_requeue, to->addr, (uint32_t)cmpval);
 	}
-	return (int)sysret(r);
+	/* guests of `from` are woken, not moved (a spurious wakeup for them) */
+	int all = nr_wake > INT32_MAX - nr_requeue ? INT32_MAX : nr_wake + nr_requeue;
+	return with_guests(from, ~(uint64_t)0, (int)sysret(r), all);
 }
 
 int f2_kernel_waitv(const struct f2_word *w, const uint64_t *vals, unsigned n,

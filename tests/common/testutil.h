@@ -14,6 +14,15 @@
 #include <time.h>
 #include <unistd.h>
 
+/* 1 if this kernel (or the kprofile filter around this test) offers
+ * futex_waitv (449, Linux 5.16+), probed here with a raw syscall rather than
+ * asked of the library. Without it, f2_futex_waitv queues private kernel
+ * words in the emulation (src/futex2/guest.c). */
+static inline int tu_kernel_has_waitv(void)
+{
+	return syscall(449, NULL, 0u, 0u, NULL, 0) == 0 || errno != ENOSYS;
+}
+
 /* The backend this process was forced to (F2SYNC_BACKEND), "auto" if unset. */
 static inline const char *tu_backend(void)
 {

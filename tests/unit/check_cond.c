@@ -284,9 +284,12 @@ static void crowd_start(struct crowd *w, struct crowd_arg *args, pthread_t *t, i
 		wait_parked(w->tid[i], w->o->flags);
 }
 
+/* The condvar's and the mutex's words are NUMA pairs (placement is on in
+ * this suite): a requeue moves waiters when both pairs meet one backend. */
 static int requeue_possible(const struct cv_ops *o)
 {
-	const char *a = f2_futex_backend(o->flags), *b = f2_futex_backend(F2_SIZE_U32 | F2_PRIVATE);
+	const char *a = f2_futex_backend(o->flags | F2_NUMA);
+	const char *b = f2_futex_backend(F2_SIZE_U32 | F2_PRIVATE | F2_NUMA);
 	return a && b && !strcmp(a, b);
 }
 

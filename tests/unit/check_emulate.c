@@ -258,7 +258,9 @@ static void *waitv_main(void *arg)
 }
 
 /* waitv over u8, u32, u16, u32, u64 returns the index of the woken word;
- * the u32 words are the kernel's unless the mode is emulate. */
+ * the u32 words are the kernel's unless the mode is emulate, and they are
+ * queued in the emulation too (as guests) where the kernel has no
+ * futex_waitv. */
 START_TEST(waitv_mixed)
 {
 	unsigned k = (unsigned)_i;
@@ -269,7 +271,7 @@ START_TEST(waitv_mixed)
 		{ 0, &s[2], PRIV(F2_SIZE_U16), 0 }, { 0, &s[3], PRIV(F2_SIZE_U32), 0 },
 		{ 0, &s[4], PRIV(F2_SIZE_U64), 0 },
 	};
-	int n_emu_words = is_emulated(PRIV(F2_SIZE_U32)) ? 5 : 3;
+	int n_emu_words = is_emulated(PRIV(F2_SIZE_U32)) || !tu_kernel_has_waitv() ? 5 : 3;
 	struct waitv_arg a = { v, 5, -1 };
 	pthread_t t;
 	ck_assert_int_eq(pthread_create(&t, NULL, waitv_main, &a), 0);

@@ -550,6 +550,127 @@ START_TEST(waitv_index)
 }
 END_TEST
 
+/* A requeue with nr_wake 1 from a 32-bit word wakes a waitv waiting on it,
+ * on every kernel: with futex_waitv the waiter sleeps in the kernel, without
+ * it the word is a guest in the emulation and the kernel requeue, finding no
+ * sleeper, wakes the guest (src/futex2/guest.c). */
+START_TEST(requeue_wakes_waitv)
+{
+	slot_t a, b, c;
+	memset(&a, 0, sizeof a);
+	memset(&b, 0, sizeof b);
+	memset(&c, 0, sizeof c);
+	struct vwaiter w;
+	memset(&w, 0, sizeof w);
+	w.v[0] = (struct f2_futex_waitv){ 0, a.b, F2_SIZE_U32 | PRIV, 0 };
+	w.v[1] = (struct f2_futex_waitv){ 0, b.b, F2_SIZE_U8 | PRIV, 0 };
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, waitv_thread, &w), 0);
+	while (!__atomic_load_n(&w.tid, __ATOMIC_SEQ_CST))
+		tu_sleep_ms(1);
+	ck_assert(tu_wait_parked(w.tid));
+	struct f2_futex_waitv ft[2] = { { 0, a.b, F2_SIZE_U32 | PRIV, 0 },
+	                                { 0, c.b, F2_SIZE_U32 | PRIV, 0 } };
+	ck_assert_int_eq(f2_futex_requeue(ft, 1, 0), 1);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(w.ret, 0);
+}
+END_TEST
+
+/* waitv with a process-shared word: the kernel's futex_waitv where there is
+ * one; before Linux 5.16 -ENOSYS (the emulation is process-private, so a
+ * shared word cannot join it), whatever the other words are. */
+START_TEST(waitv_shared_word)
+{
+	slot_t a, b;
+	memset(&a, 0, sizeof a);
+	memset(&b, 0, sizeof b);
+	struct timespec soon = tu_deadline(CLOCK_MONOTONIC, 1000000);
+	struct f2_futex_waitv v[2] = { { 0, a.b, F2_SIZE_U32, 0 },
+	                               { 0, b.b, (_i ? F2_SIZE_U8 : F2_SIZE_U32) | PRIV, 0 } };
+	if (!tu_kernel_has_waitv()) {
+		ck_assert_int_eq(f2_futex_waitv(v, 2, &soon, CLOCK_MONOTONIC), -ENOSYS);
+		ck_assert_int_eq(f2_futex_waitv(v, 1, &soon, CLOCK_MONOTONIC), -ENOSYS);
+		return;
+	}
+	ck_assert_int_eq(f2_futex_waitv(v, 2, &soon, CLOCK_MONOTONIC), -ETIMEDOUT);
+	v[0].val = 1;
+	ck_assert_int_eq(f2_futex_waitv(v, 2, &soon, CLOCK_MONOTONIC), -EAGAIN);
+}
+END_TEST
+
+/* Which backend `auto` picks for every kind of word (size, private or
+ * shared, plain word or NUMA pair), on the kernel this test sees: the host's,
+ * or the one the kprofile launcher (tests/kprofile.c) imitates. The three
+ * kernel classes, the rows of docs/design/futex2.md's routing table:
+ *   FULL      Linux 6.16+ (profiles k6.16, norseq): futex2 with FUTEX2_NUMA
+ *   NO_NUMA   Linux 6.7-6.15 (k6.7): futex2 without FUTEX2_NUMA
+ *   NO_FUTEX2 before 6.7 (k5.16, k5.10, k4.18): futex(2) only
+ * The class comes from raw syscalls made here, and the launcher's profile
+ * name must agree with it. No kernel accepts 8, 16 or 64-bit futex2 words
+ * yet; one that does fails this test until the table learns it. */
+enum kclass { FULL, NO_NUMA, NO_FUTEX2 };
+
+static long raw_wake(void *addr, unsigned flags)
+{
+	long r = syscall(454, addr, 1ul, 1, flags);
+	return r < 0 ? -errno : r;
+}
+
+static enum kclass kernel_class(void)
+{
+	uint32_t pair[2] = { 0, (uint32_t)-1 };
+	if (raw_wake(pair, F2_SIZE_U32 | PRIV) == -ENOSYS)
+		return NO_FUTEX2;
+	for (unsigned s = 0; s < NSIZES; s++)
+		if (sizes[s] != F2_SIZE_U32)
+			ck_assert_int_eq(raw_wake(pair, sizes[s] | PRIV), -EINVAL);
+	return raw_wake(pair, F2_SIZE_U32 | F2_NUMA | PRIV) == 0 ? FULL : NO_NUMA;
+}
+
+static enum kclass profile_class(const char *p)
+{
+	if (!strcmp(p, "k6.16") || !strcmp(p, "norseq"))
+		return FULL;
+	if (!strcmp(p, "k6.7"))
+		return NO_NUMA;
+	ck_assert_msg(!strcmp(p, "k5.16") || !strcmp(p, "k5.10") || !strcmp(p, "k4.18"),
+	              "unknown profile %s", p);
+	return NO_FUTEX2;
+}
+
+#define E "emulated"
+/* [class][size][private, private pair, shared, shared pair] */
+static const char *const ROUTES[3][NSIZES][4] = {
+	[FULL] = { { E, E, NULL, NULL }, { E, E, NULL, NULL },
+	           { "futex2", "futex2", "futex2", "futex2" }, { E, E, NULL, NULL } },
+	[NO_NUMA] = { { E, E, NULL, NULL }, { E, E, NULL, NULL },
+	              { "futex2", E, "futex2", "futex2" }, { E, E, NULL, NULL } },
+	[NO_FUTEX2] = { { E, E, NULL, NULL }, { E, E, NULL, NULL },
+	                { "legacy", E, "legacy", "legacy" }, { E, E, NULL, NULL } },
+};
+#undef E
+
+START_TEST(auto_routes)
+{
+	ck_assert_str_eq(tu_backend(), "auto");
+	enum kclass k = kernel_class();
+	const char *p = getenv("F2TEST_PROFILE");
+	if (p)
+		ck_assert_int_eq(k, profile_class(p));
+	static const unsigned kinds[4] = { PRIV, PRIV | F2_NUMA, 0, F2_NUMA };
+	for (unsigned s = 0; s < NSIZES; s++) {
+		for (unsigned j = 0; j < 4; j++) {
+			const char *want = ROUTES[k][s][j];
+			const char *got = f2_futex_backend(sizes[s] | kinds[j]);
+			ck_assert_msg(want ? got && !strcmp(got, want) : !got,
+			              "profile %s, flags %#x: %s, want %s", p ? p : "host",
+			              sizes[s] | kinds[j], got ? got : "none", want ? want : "none");
+		}
+	}
+}
+END_TEST
+
 /* A shared 32-bit word between two processes. */
 START_TEST(shared_across_fork)
 {
@@ -672,6 +793,8 @@ static Suite *make(void)
 	tcase_add_loop_test(c, bad_node, 0, NSIZES);
 	tcase_add_test(c, shared_emulated_size);
 	tcase_add_test(c, random_bad_input);
+	if (!strcmp(tu_backend(), "auto"))
+		tcase_add_test(c, auto_routes);
 	suite_add_tcase(s, c);
 	TCase *t = tcase_create("threads");
 	tcase_set_timeout(t, 240);
@@ -682,6 +805,8 @@ static Suite *make(void)
 	tcase_add_loop_test(t, requeue_counts, 0, NSIZES);
 	tcase_add_loop_test(t, requeue_across_sizes, 0, NSIZES * NSIZES);
 	tcase_add_loop_test(t, waitv_index, 0, NSIZES);
+	tcase_add_test(t, requeue_wakes_waitv);
+	tcase_add_loop_test(t, waitv_shared_word, 0, 2);
 	tcase_add_test(t, shared_across_fork);
 	suite_add_tcase(s, t);
 	return s;
