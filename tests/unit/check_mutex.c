@@ -2,6 +2,7 @@
  * the 32-bit mutex, 1: the 2-byte one) through one table of operations. */
 #include <check.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include "f2sync/mutex.h"
@@ -442,9 +443,22 @@ static unsigned mx_word(const struct mx_ops *o, void *m)
  * has reserved the next turn (STARVE; the hand-off delay is 0) and sleeps.
  * Asleep, it holds no allocator lock (its first park allocates its parker on
  * the emulation), so a fork now leaves the child's malloc usable. 0 or -1. */
-static int starve_on(struct starver *s, pthread_t *t)
+static int starve_on(struct starver *s, pthread_t *t, int own_stack)
 {
-	if (pthread_create(t, NULL, starve_lock, s) != 0)
+	pthread_attr_t a;
+	size_t sz = 1 << 20;
+	void *stack = own_stack ? mmap(NULL, sz, PROT_READ | PROT_WRITE,
+	                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) : NULL;
+
+	/* In a fork child the thread gets a stack of its own: glibc would reuse
+	 * a dead parent thread's, whose id TSan's copied registry counts live. */
+	if (stack == MAP_FAILED || pthread_attr_init(&a) != 0)
+		return -1;
+	if (stack && pthread_attr_setstack(&a, stack, sz) != 0)
+		return -1;
+	int e = pthread_create(t, &a, starve_lock, s);
+	pthread_attr_destroy(&a);
+	if (e != 0)
 		return -1;
 	while (!(mx_word(s->o, s->m) & F2_MX_STARVE) || !__atomic_load_n(&s->tid, __ATOMIC_SEQ_CST))
 		usleep(100);
@@ -463,7 +477,7 @@ static int fork_child(const struct mx_ops *o, void *m)
 	pthread_t ct;
 
 	alarm(30); /* a hang kills the child, which fails the test */
-	if (o->lock(cs.m) != 0 || starve_on(&cs, &ct) != 0)
+	if (o->lock(cs.m) != 0 || starve_on(&cs, &ct, 1) != 0)
 		return 2;
 	if (o->unlock(m) != 0) /* the forking thread held m: now free but reserved */
 		return 3;
@@ -488,7 +502,7 @@ START_TEST(fork_orphaned_reservation)
 
 	ck_assert_int_eq(f2_tuning_set(&zero), 0);
 	ck_assert_int_eq(o->lock(ps.m), 0);
-	ck_assert_int_eq(starve_on(&ps, &pt), 0); /* HELD|PARKED|STARVE */
+	ck_assert_int_eq(starve_on(&ps, &pt, 0), 0); /* HELD|PARKED|STARVE */
 	pid_t pid = fork();
 	ck_assert_int_ne(pid, -1);
 	if (pid == 0)
