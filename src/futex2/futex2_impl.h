@@ -6,7 +6,12 @@
 #include <stdint.h>
 #include <time.h>
 
+#if !defined(F2_LAYER) || F2_LAYER != 2
+#error "futex2_impl.h is private to src/futex2: the sync layer uses futex2/bound.h"
+#endif
+
 #include "f2sync/futex2.h"
+#include "bound.h"
 #include "../internal/compiler.h"
 
 #define F2_VALID_FLAGS (F2_SIZE_MASK | F2_NUMA | F2_PRIVATE)
@@ -34,20 +39,14 @@ struct f2_word {
  * another thread free it (self-synchronised destruction). node -1: read it. */
 f2_hidden int f2_futex_wake_node(void *uaddr, uint64_t mask, int nr, unsigned flags, int node);
 
-/* f2_futex_requeue onto a NUMA pair whose node (>= 0) the caller recorded
- * earlier: the target pair is not read (a condvar's broadcast must not read
- * a mutex that its last waiters may have freed). to_node -1: read it. */
-f2_hidden int f2_futex_requeue_node(const struct f2_futex_waitv from_to[2], int nr_wake,
-                                   int nr_requeue, int to_node);
+/* f2_futex_requeue_node: bound.h */
 
 /* Loads the word's value (the value half of a pair), zero-extended. */
 f2_hidden uint64_t f2_word_load(const struct f2_word *w);
 
 /* futex2.c: routing, a pure function of (size, flags) and the process mode. */
 f2_hidden enum f2_backend f2_route(unsigned flags);
-/* 1 if the backend serving words of these flags accepts node on a pair (the
- * sync layer uses this to drop F2_NUMA rather than fail a lock). */
-f2_hidden int f2_node_valid(unsigned flags, int node);
+/* f2_node_valid: bound.h */
 
 /* kernel.c */
 enum f2_mode { F2_MODE_AUTO, F2_MODE_FUTEX2, F2_MODE_LEGACY, F2_MODE_EMULATE, F2_MODE_BAD };
@@ -79,12 +78,12 @@ f2_hidden int f2_sys_wake32(uint32_t *addr, int nr);
 
 /* node.c */
 f2_hidden int f2_node_count_kernel(void);      /* nodes the kernel accepts */
-f2_hidden int f2_node_count_online(void);      /* highest online node + 1 */
+/* f2_node_count_online: bound.h */
 /* The highest index in a sysfs list file ("0", "0-3", "0,2-5") + 1; 1 when the
  * file is missing or unreadable (a kernel without NUMA). open/read only: no
  * stdio, no malloc, so it may run on a lock path (docs/design/sync.md). */
 f2_hidden int f2_sysfs_list_end(const char *path);
-f2_hidden int f2_node_self(void);              /* the caller's current node */
+/* f2_node_self: bound.h */
 /* Resolves a NUMA pair's node: -1 is replaced (CAS, written back) by the
  * caller's node (node 0 if that is not below limit). Returns the node, or
  * -EINVAL for a node outside [0, limit). */

@@ -81,10 +81,7 @@ static int wait_public(const void *arg)
 static int wait_bound(const void *arg)
 {
 	const struct park_args *a = arg;
-	if (f2_bound_in_kernel(a->bound))
-		return f2_kernel_wait(&a->bound->w, a->val, a->mask, a->abs, a->clk);
-	return f2_futex_wait(a->bound->w.addr, a->val, a->mask, a->bound->w.flags, a->abs,
-	                     a->clk);
+	return f2_wait_bound(a->bound, a->val, a->mask, a->abs, a->clk);
 }
 
 int f2_park(void *addr, uint64_t val, uint64_t mask, unsigned flags,

@@ -38,12 +38,15 @@
  * pinned to OS CPU k is placed on the node that the loaded topology puts CPU k
  * in. The tests run 2- and 4-node machines on a 1-node box like that.
  *
+ * Built with F2SYNC_WITH_HWLOC=OFF, nothing is loaded and there is never a
+ * table: the node count comes from sysfs and a thread's node from getcpu
+ * (case 4), which for a thread bound within one node is that node too.
+ *
  * The futex flags of a word depend only on the decision's mode (fixed from the
  * first use) and the node recorded in the pair (fixed by the CAS), never on the
  * table, so a waiter and its waker always derive the same flags, whether or
  * not the table was published between their calls.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -51,12 +54,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#if F2_WITH_HWLOC
+#include <dlfcn.h>
 #include <hwloc.h>
+#endif
 
 #include "f2sync/numa.h"
 #include "f2sync/runtime.h"
 #include "sync_impl.h"
-#include "../futex2/futex2_impl.h"
+#include "../futex2/bound.h"
 #include "../internal/atomic.h"
 #include "../internal/die.h"
 
@@ -132,6 +138,7 @@ static inline uint64_t decided(void)
 	return f2_likely(d) ? d : place_decide();
 }
 
+#if F2_WITH_HWLOC
 /* hwloc, loaded with dlopen -------------------------------------------------
  * Only the calls below; the header's inline helpers are not used, so nothing
  * else of the library is needed. */
@@ -229,6 +236,8 @@ __attribute__((constructor)) static void topo_load(void)
 		/* pairs with the acquire in topo_get */
 		f2_store_release(&topo, tp);
 }
+
+#endif /* F2_WITH_HWLOC */
 
 static inline const struct topo *topo_get(void)
 {

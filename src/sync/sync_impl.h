@@ -5,8 +5,12 @@
 #include <stdint.h>
 #include <time.h>
 
+#if !defined(F2_LAYER) || F2_LAYER < 3
+#error "sync_impl.h: for the sync layer and the pthread shim above it (F2_LAYER >= 3)"
+#endif
+
 #include "f2sync/futex2.h"
-#include "../futex2/futex2_impl.h"
+#include "../futex2/bound.h"
 #include "../internal/compiler.h"
 
 /* placement.c --------------------------------------------------------------
@@ -34,20 +38,6 @@ f2_hidden unsigned f2_pair_flags(void *pair, unsigned size);
  * cost on the fast paths (which make no futex call). The value never comes
  * from the public initializers (-1) or zeroed memory (0). */
 #define F2_NODE_SHARED (-2)
-/* bound.c ------------------------------------------------------------------
- * A futex word bound (routed, node resolved) while the caller owns the
- * object, for a wait or wake made after the store that lets another thread
- * free it: then nothing but the kernel touches the address. */
-struct f2_bound {
-	struct f2_word w;
-};
-/* Binds pair (flags as from f2_pair_flags). */
-f2_hidden void f2_bind_word(struct f2_bound *p, void *pair, unsigned flags);
-/* 1 if a kernel backend serves it (the calls below then read no memory). */
-f2_hidden int f2_bound_in_kernel(const struct f2_bound *p);
-/* Wakes up to nr waiters whose mask shares a bit with mask. */
-f2_hidden void f2_wake_bound(const struct f2_bound *p, uint64_t mask, int nr);
-
 /* tuning.c -----------------------------------------------------------------
  * Process-wide knobs, read from the environment once (F2SYNC_SPIN,
  * F2SYNC_HANDOFF_NS, F2SYNC_REQUEUE) and settable from code. */
@@ -67,8 +57,8 @@ f2_hidden int f2_tuning_set(const struct f2_tuning *t);
  * where the sync layer sleeps calls this, never f2_futex_wait directly. */
 f2_hidden int f2_park(void *addr, uint64_t val, uint64_t mask, unsigned flags,
                       const struct timespec *abs, clockid_t clk);
-/* The same for a bound word (bound.c); val, mask and the deadline must be
- * valid for it. */
+/* The same for a bound word (futex2/bound.h); val, mask and the deadline
+ * must be valid for it. */
 f2_hidden int f2_park_bound(const struct f2_bound *p, uint64_t val, uint64_t mask,
                             const struct timespec *abs, clockid_t clk);
 

@@ -1,0 +1,54 @@
+/* The futex2 layer's interface to the sync layer: the one header of src/futex2
+ * that src/sync may include (besides the public f2sync/futex2.h). Everything
+ * else of this layer (futex2_impl.h: routing, backends; emu_impl.h) stays
+ * private to it, which the build enforces (src/CMakeLists.txt, F2_LAYER).
+ *
+ * Bound words: a sync-layer futex word bound (routed, node resolved) while the
+ * caller still owns the object, so that a wait or wake made after the store
+ * that lets another thread free the object touches nothing but the kernel (or,
+ * for an emulated word, the tables) with the address (bound.c). */
+#ifndef F2_FUTEX2_BOUND_H
+#define F2_FUTEX2_BOUND_H
+
+#if !defined(F2_LAYER) || F2_LAYER < 2
+#error "futex2/bound.h: for the futex2 layer and the layers above it (F2_LAYER >= 2)"
+#endif
+
+#include <stdint.h>
+#include <time.h>
+
+#include "f2sync/futex2.h"
+#include "../internal/compiler.h"
+
+/* Filled by f2_bind_word; its fields belong to the futex2 layer (the sync
+ * layer only gives it a place, on its stack). */
+struct f2_bound {
+	void *addr;     /* the pair */
+	unsigned flags; /* F2_* flags, as from f2_pair_flags */
+	int node;       /* the resolved node of a F2_NUMA pair, else -1 */
+	int bk;         /* the backend that serves it (futex2_impl.h) */
+};
+/* Binds pair (flags as from f2_pair_flags, which resolved the node). */
+f2_hidden void f2_bind_word(struct f2_bound *p, void *pair, unsigned flags);
+/* Wakes up to nr waiters whose mask shares a bit with mask. */
+f2_hidden void f2_wake_bound(const struct f2_bound *p, uint64_t mask, int nr);
+/* f2_futex_wait on a bound word, without validation: val, mask and the
+ * deadline must be valid for it. A kernel word's wait reads no memory. */
+f2_hidden int f2_wait_bound(const struct f2_bound *p, uint64_t val, uint64_t mask,
+                            const struct timespec *abs, clockid_t clk);
+
+/* f2_futex_requeue onto a NUMA pair whose node (>= 0) the caller recorded
+ * earlier: the target pair is not read (a condvar's broadcast must not read
+ * a mutex that its last waiters may have freed). to_node -1: read it. */
+f2_hidden int f2_futex_requeue_node(const struct f2_futex_waitv from_to[2], int nr_wake,
+                                   int nr_requeue, int to_node);
+
+/* The node layout, for placement (node.c): allocation-free, so they may run
+ * on a lock path. */
+f2_hidden int f2_node_count_online(void);      /* highest online node + 1 */
+f2_hidden int f2_node_self(void);              /* the caller's current node */
+/* 1 if the backend serving words of these flags accepts node on a pair (the
+ * sync layer uses this to drop F2_NUMA rather than fail a lock). */
+f2_hidden int f2_node_valid(unsigned flags, int node);
+
+#endif
