@@ -1,5 +1,8 @@
-# Thin wrapper: the README's two commands. Each installs what a fresh Debian 12
-# machine lacks, configures and builds, then runs.
+# Thin wrapper: the README's two commands. `make demo`, `make test` (and
+# `make test-numa`, `make bench`) install what a fresh Debian 12 machine lacks,
+# configure and build, then run; `make deps` only installs. A plain `make`
+# only builds (CMakePresets.json, preset release, into build/) and never runs
+# apt-get: it needs the DEPS below installed first.
 DEPS       := cmake make gcc g++ pkg-config libnuma-dev libhwloc-dev check scdoc
 DEMO_DEPS  := libnsync-dev libabsl-dev gnuplot-nox
 # jemalloc and redis: the safety tests under the shim. clang: the second
@@ -14,9 +17,9 @@ GUEST_DEPS := qemu-system-x86 linux-image-amd64 busybox-static cpio
 JOBS       := $(shell nproc)
 
 .PHONY: all deps demo test test-numa bench clean
-all: deps
-	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-	cmake --build build -j $(JOBS)
+all:
+	cmake --preset release
+	cmake --build --preset release -j $(JOBS)
 
 deps:
 	@tools/deps.sh $(DEPS)
@@ -54,4 +57,4 @@ test-numa:
 	cd build-numa && ctest -L guest --output-on-failure
 
 clean:
-	rm -rf build build-asan build-tsan build-clang build-aarch64 build-numa
+	rm -rf build build-debug build-asan build-tsan build-clang build-aarch64 build-numa

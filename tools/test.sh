@@ -6,31 +6,30 @@
 # a -Werror aarch64 cross build with a subset of the unit suites under
 # qemu-user.
 set -eu
+cd "$(dirname "$0")/.."
 jobs=$(nproc)
-run_build() { # dir, extra cmake args...
-	dir=$1; shift
-	cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DF2SYNC_WERROR=ON "$@" >/dev/null
-	cmake --build "$dir" -j "$jobs" >/dev/null
+run_build() { # preset (CMakePresets.json: its settings and build directory)
+	cmake --preset "$1" -DF2SYNC_WERROR=ON >/dev/null
+	cmake --build --preset "$1" -j "$jobs" >/dev/null
 }
 status=0
 echo "== build/: -Wall -Wextra -Werror, all tests"
-run_build build
+run_build release
 (cd build && ctest -j "$jobs" --output-on-failure) || status=1
 echo "== build-asan/: AddressSanitizer + UndefinedBehaviorSanitizer, unit tests"
-run_build build-asan -DF2SYNC_SANITIZE=address,undefined -DF2SYNC_BUILD_BENCH=OFF
+run_build asan
 (cd build-asan && ctest -j "$jobs" -L unit --output-on-failure) || status=1
 echo "== build-tsan/: ThreadSanitizer, unit tests"
-run_build build-tsan -DF2SYNC_SANITIZE=thread -DF2SYNC_BUILD_BENCH=OFF
+run_build tsan
 (cd build-tsan && ctest -j "$jobs" -L unit --output-on-failure) || status=1
 echo "== build-clang/: clang -Werror, everything; unit tests"
-run_build build-clang -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+run_build clang
 (cd build-clang && ctest -j "$jobs" -L unit --output-on-failure) || status=1
 # The aarch64 unit suites under qemu-user 7.2 (ctest in build-aarch64): the
 # subset that does not depend on what qemu-user cannot give (see
 # docs/design/futex2.md, "aarch64 under qemu-user"), about 1 min at -j1.
 echo "== build-aarch64/: aarch64 cross build (-Werror), unit subset under qemu-user"
-run_build build-aarch64 -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/aarch64-linux-gnu.cmake" \
-	-DF2SYNC_BUILD_BENCH=OFF -DF2SYNC_BUILD_EXAMPLES=OFF || status=1
+run_build aarch64 || status=1
 (cd build-aarch64 && ctest -j "$jobs" -L unit --output-on-failure \
 	-R '^check_(cond|rwlock_small|barrier|placement[a-z0-9_]*)\.auto$') || status=1
 [ "$status" -eq 0 ] && echo "f2sync: all test runs passed" || echo "f2sync: some test runs FAILED"

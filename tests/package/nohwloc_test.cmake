@@ -1,5 +1,6 @@
 # ctest -P script (build.nohwloc): configures and builds f2sync with
-# -DF2SYNC_WITH_HWLOC=OFF in a scratch tree, checks that neither library
+# -DF2SYNC_WITH_HWLOC=OFF in a scratch tree (which must not look hwloc up),
+# checks that neither library
 # carries hwloc code (no "libhwloc" or "hwloc_*" string, no dlopen import; the shim still
 # needs dlsym for glibc's own calls), and runs the placement suites there, on
 # every backend: the node layout then comes from sysfs and getcpu alone.
@@ -20,6 +21,11 @@ run(${CMAKE_COMMAND} -S ${SRC_DIR} -B ${WORK} -G ${GENERATOR}
     -DCMAKE_C_COMPILER=${CC} -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=${BUILD_TYPE}
     -DF2SYNC_WITH_HWLOC=OFF -DF2SYNC_WERROR=ON -DF2SYNC_BUILD_BENCH=OFF
     -DF2SYNC_BUILD_EXAMPLES=OFF)
+# hwloc was not even looked for (README: no hwloc headers needed)
+file(STRINGS ${WORK}/CMakeCache.txt hw REGEX "^(HWLOC_|pkgcfg_lib_HWLOC)")
+if(hw)
+  message(FATAL_ERROR "configured without hwloc, but it was looked up: ${hw}")
+endif()
 run(${CMAKE_COMMAND} --build ${WORK} -j 2 --target f2sync f2sync_pthread check_placement kprofile)
 
 foreach(lib ${WORK}/src/libf2sync.so ${WORK}/src/pthread/libf2sync-pthread.so)
