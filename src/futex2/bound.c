@@ -18,49 +18,42 @@
 
 void f2_bind_word(struct f2_bound *p, void *pair, unsigned flags)
 {
-	unsigned size = flags & F2_SIZE_MASK;
-	enum f2_backend bk = f2_route(flags);
+	struct f2_word *w = &p->w;
 
-	p->addr = pair;
-	p->flags = flags;
-	p->bk = bk;
-	p->node = -1;
+	w->addr = pair;
+	w->flags = flags;
+	w->size = flags & F2_SIZE_MASK;
+	w->bk = f2_route(flags);
+	w->node = -1;
 	if (flags & F2_NUMA) /* f2_pair_flags resolved it: a plain read, no CAS */
-		p->node = f2_node_resolve(pair, size, bk == F2_BK_EMU ? f2_emu_node_count()
-		                                                      : f2_node_count_kernel());
+		w->node = f2_node_resolve(pair, w->size, w->bk == F2_BK_EMU ? f2_emu_node_count()
+		                                                          : f2_node_count_kernel());
 }
 
 /* The kernel serves it: the calls below then read no memory. */
-static int in_kernel(const struct f2_bound *p)
+static int in_kernel(const struct f2_word *w)
 {
-	int kernel = p->bk == F2_BK_FUTEX2 || p->bk == F2_BK_LEGACY;
+	int kernel = w->bk == F2_BK_FUTEX2 || w->bk == F2_BK_LEGACY;
 
-	return kernel && !((p->flags & F2_NUMA) && p->node < 0);
-}
-
-static struct f2_word word_of(const struct f2_bound *p)
-{
-	return (struct f2_word){ .addr = p->addr, .flags = p->flags,
-	                         .size = p->flags & F2_SIZE_MASK, .node = p->node,
-	                         .bk = (enum f2_backend)p->bk };
+	return kernel && !((w->flags & F2_NUMA) && w->node < 0);
 }
 
 void f2_wake_bound(const struct f2_bound *p, uint64_t mask, int nr)
 {
-	if (in_kernel(p)) {
-		struct f2_word w = word_of(p);
-		f2_kernel_wake(&w, mask, nr);
-	} else {
-		f2_futex_wake_node(p->addr, mask, nr, p->flags, p->node);
-	}
+	const struct f2_word *w = &p->w;
+
+	if (in_kernel(w))
+		f2_kernel_wake(w, mask, nr);
+	else
+		f2_futex_wake_node(w->addr, mask, nr, w->flags, w->node);
 }
 
 int f2_wait_bound(const struct f2_bound *p, uint64_t val, uint64_t mask,
                   const struct timespec *abs, clockid_t clk)
 {
-	if (in_kernel(p)) {
-		struct f2_word w = word_of(p);
-		return f2_kernel_wait(&w, val, mask, abs, clk);
-	}
-	return f2_futex_wait(p->addr, val, mask, p->flags, abs, clk);
+	const struct f2_word *w = &p->w;
+
+	if (in_kernel(w))
+		return f2_kernel_wait(w, val, mask, abs, clk);
+	return f2_futex_wait(w->addr, val, mask, w->flags, abs, clk);
 }

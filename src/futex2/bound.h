@@ -20,13 +20,31 @@
 #include "f2sync/futex2.h"
 #include "../internal/compiler.h"
 
-/* Filled by f2_bind_word; its fields belong to the futex2 layer (the sync
- * layer only gives it a place, on its stack). */
+/* The backends, and a futex word after validation: the futex2 layer's own
+ * types, here only so that a bound word (below) can carry one and hand it to
+ * a backend as it is. The sync layer never reads them. */
+enum f2_backend {
+	F2_BK_FUTEX2,   /* kernel futex2 syscalls (454/455/456, 449) */
+	F2_BK_LEGACY,   /* kernel futex(2) bitset ops */
+	F2_BK_EMU,      /* user-space parking tables (emulate.c) */
+	F2_BK_NOTSUP,   /* no backend can serve it: -EOPNOTSUPP */
+	F2_BK_NOSYS,    /* forced backend unknown or missing: -ENOSYS */
+};
+
+/* A futex word after validation. For a NUMA pair, addr is the pair (value
+ * first) and node the resolved node (>= 0); otherwise node is -1. */
+struct f2_word {
+	void *addr;
+	unsigned flags;     /* the caller's F2_* flags */
+	unsigned size;      /* flags & F2_SIZE_MASK: 0..3 for 1..8 bytes */
+	int node;
+	enum f2_backend bk;
+};
+
+/* Filled by f2_bind_word; the sync layer only gives it a place, on its
+ * stack. */
 struct f2_bound {
-	void *addr;     /* the pair */
-	unsigned flags; /* F2_* flags, as from f2_pair_flags */
-	int node;       /* the resolved node of a F2_NUMA pair, else -1 */
-	int bk;         /* the backend that serves it (futex2_impl.h) */
+	struct f2_word w;
 };
 /* Binds pair (flags as from f2_pair_flags, which resolved the node). */
 f2_hidden void f2_bind_word(struct f2_bound *p, void *pair, unsigned flags);

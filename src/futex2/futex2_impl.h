@@ -16,23 +16,7 @@
 
 #define F2_VALID_FLAGS (F2_SIZE_MASK | F2_NUMA | F2_PRIVATE)
 
-enum f2_backend {
-	F2_BK_FUTEX2,   /* kernel futex2 syscalls (454/455/456, 449) */
-	F2_BK_LEGACY,   /* kernel futex(2) bitset ops */
-	F2_BK_EMU,      /* user-space parking tables (emulate.c) */
-	F2_BK_NOTSUP,   /* no backend can serve it: -EOPNOTSUPP */
-	F2_BK_NOSYS,    /* forced backend unknown or missing: -ENOSYS */
-};
-
-/* A futex word after validation. For a NUMA pair, addr is the pair (value
- * first) and node the resolved node (>= 0); otherwise node is -1. */
-struct f2_word {
-	void *addr;
-	unsigned flags;     /* the caller's F2_* flags */
-	unsigned size;      /* flags & F2_SIZE_MASK: 0..3 for 1..8 bytes */
-	int node;
-	enum f2_backend bk;
-};
+/* enum f2_backend, struct f2_word: bound.h */
 
 /* f2_futex_wake for a NUMA pair whose node (>= 0) the caller resolved
  * earlier: the pair is not read, so a lock may wake after the store that let
