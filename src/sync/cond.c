@@ -119,18 +119,16 @@ _Static_assert(sizeof(f2_cond_t) <= 48 && sizeof(f2_cond64_t) <= 48, "fits pthre
 
 static uint64_t seq_load(void *s, unsigned size)
 {
-	if (size == F2_SIZE_U32)
-		return f2_load_seq((uint32_t *)s);
-	return f2_load_seq((uint64_t *)s);
+	/* seq_cst: before the count change in the total order ("No lost wakeup") */
+	return f2_sized_load(s, size, memory_order_seq_cst);
 }
 
 /* Bumps the sequence; returns the new value. */
 static uint64_t seq_bump(void *s, unsigned size)
 {
 	/* seq_cst: after the count change in the total order ("No lost wakeup") */
-	if (size == F2_SIZE_U32)
-		return (uint32_t)(f2_add_seq((uint32_t *)s, CV_SEQ_ONE) + CV_SEQ_ONE);
-	return f2_add_seq((uint64_t *)s, CV_SEQ_ONE) + CV_SEQ_ONE;
+	return (f2_sized_add(s, size, CV_SEQ_ONE, memory_order_seq_cst) + CV_SEQ_ONE) &
+	       f2_size_mask(size);
 }
 
 /* wait: count the caller in, unless the count is saturated. Always an RMW,

@@ -72,7 +72,7 @@ static unsigned gen_bits(unsigned size)
 {
 	unsigned g = f2_load_relaxed(&mx_gen) << F2_MX_GEN_SHIFT; /* changes only in fork's child */
 
-	return size == F2_SIZE_U8 ? g & (F2_MX_GEN & 0xffu) : g & F2_MX_GEN;
+	return g & F2_MX_GEN & (unsigned)f2_size_mask(size);
 }
 
 __attribute__((constructor)) static void mx_init(void)
@@ -85,34 +85,16 @@ __attribute__((constructor)) static void mx_init(void)
  * acquire CAS of the next owner). */
 static int cas_release(void *w, unsigned size, unsigned *exp, unsigned desired)
 {
-	int ok;
-
-	if (size == F2_SIZE_U8) {
-		uint8_t e = (uint8_t)*exp;
-		/* release: see above */
-		ok = f2_cas_release((uint8_t *)w, &e, (uint8_t)desired);
-		*exp = e;
-	} else {
-		uint32_t e = *exp;
-		/* release: see above */
-		ok = f2_cas_release((uint32_t *)w, &e, desired);
-		*exp = e;
-	}
-	return ok;
+	return f2_mx_cas(w, size, exp, desired, memory_order_release); /* release: see above */
 }
 
 /* 1 if the word's STARVE bit has no starver behind it (only after a fork,
  * see mx_gen). */
 static int orphaned(const struct mx_waiter *me)
 {
-	unsigned v;
+	/* acquire: pairs with the release CAS that set STARVE */
+	unsigned v = (unsigned)f2_sized_load(me->w, f2_mx_size(me->size), memory_order_acquire);
 
-	if (me->size == F2_SIZE_U8)
-		/* acquire: pairs with the release CAS that set STARVE */
-		v = f2_load_acquire((uint8_t *)me->w);
-	else
-		/* acquire: pairs with the release CAS that set STARVE */
-		v = f2_load_acquire((uint32_t *)me->w);
 	if (!(v & F2_MX_STARVE))
 		return 0;
 	return (v & F2_MX_GEN) != gen_bits(me->size) || f2_load_seq(&mx_starvers) == 0;
@@ -151,10 +133,7 @@ static int mark(const struct mx_waiter *me, unsigned *v, unsigned want, int rele
 static unsigned fetch_and_release(void *w, unsigned size, unsigned mask)
 {
 	/* release: pairs with the acquire CAS of the next owner */
-	if (size == F2_SIZE_U8)
-		return f2_and_release((uint8_t *)w, (uint8_t)mask);
-	/* release: pairs with the acquire CAS of the next owner */
-	return f2_and_release((uint32_t *)w, mask);
+	return (unsigned)f2_sized_and(w, f2_mx_size(size), mask, memory_order_release);
 }
 
 /* Bounded spinning while the owner runs and nobody is parked yet. */

@@ -70,6 +70,7 @@
 #include "sync_impl.h"
 #include "store_unlock.h"
 #include "../internal/atomic.h"
+#include "../internal/atomic_sized.h"
 
 #define F2_MX_UNLOCKED  0u
 #define F2_MX_HELD      1u
@@ -84,48 +85,43 @@
 #define F2_MX_WAIT_STARVING 2u
 #define F2_MX_WAKE_ANY      (F2_MX_WAIT_NORMAL | F2_MX_WAIT_STARVING)
 
-#define f2_always_inline inline __attribute__((always_inline))
+/* The word's size, F2_SIZE_U8 or F2_SIZE_U32, written so that the compiler
+ * sees only those two: where the size is known only at run time
+ * (mutex_core.c), the word's atomics (atomic_sized.h) then test for two
+ * widths, not four. */
+static f2_always_inline unsigned f2_mx_size(unsigned size)
+{
+	return size == F2_SIZE_U8 ? F2_SIZE_U8 : F2_SIZE_U32;
+}
 
-/* Size-generic atomics on the word (size is F2_SIZE_U8 or F2_SIZE_U32). */
 static f2_always_inline unsigned f2_mx_load(void *w, unsigned size)
 {
-	if (size == F2_SIZE_U8)
-		return f2_load_relaxed((uint8_t *)w);
-	return f2_load_relaxed((uint32_t *)w);
+	/* relaxed: a guess; the CAS that uses it orders */
+	return (unsigned)f2_sized_load(w, f2_mx_size(size), memory_order_relaxed);
+}
+
+static f2_always_inline int f2_mx_cas(void *w, unsigned size, unsigned *exp, unsigned desired,
+                                      memory_order mo)
+{
+	uint64_t e = *exp;
+	int ok = f2_sized_cas(w, f2_mx_size(size), &e, desired, mo);
+
+	*exp = (unsigned)e;
+	return ok;
 }
 
 /* Acquire CAS: pairs with the release in f2_mx_unlock / f2_mx_unlock_slow. */
 static f2_always_inline int f2_mx_cas_acquire(void *w, unsigned size, unsigned *exp,
                                               unsigned desired)
 {
-	int ok;
-	if (size == F2_SIZE_U8) {
-		uint8_t e = (uint8_t)*exp;
-		ok = f2_cas_acquire((uint8_t *)w, &e, (uint8_t)desired);
-		*exp = e;
-	} else {
-		uint32_t e = *exp;
-		ok = f2_cas_acquire((uint32_t *)w, &e, desired);
-		*exp = e;
-	}
-	return ok;
+	return f2_mx_cas(w, size, exp, desired, memory_order_acquire);
 }
 
 /* Relaxed CAS for bit changes that grant no ownership (PARKED, STARVE). */
 static f2_always_inline int f2_mx_cas_relaxed(void *w, unsigned size, unsigned *exp,
                                               unsigned desired)
 {
-	int ok;
-	if (size == F2_SIZE_U8) {
-		uint8_t e = (uint8_t)*exp;
-		ok = f2_cas_relaxed((uint8_t *)w, &e, (uint8_t)desired);
-		*exp = e;
-	} else {
-		uint32_t e = *exp;
-		ok = f2_cas_relaxed((uint32_t *)w, &e, desired);
-		*exp = e;
-	}
-	return ok;
+	return f2_mx_cas(w, size, exp, desired, memory_order_relaxed);
 }
 
 /* Slow paths (mutex_core.c). abs NULL: no deadline. contended: take the
@@ -164,15 +160,10 @@ static f2_always_inline int f2_mx_unlock(void *w, unsigned size)
 	if (f2_likely(f2_load_relaxed(&f2_su_state) == F2_SU_ON)) {
 		if (f2_likely(f2_su_release(w, size, F2_MX_HELD)))
 			return 0;
-	} else if (size == F2_SIZE_U8) {
-		uint8_t e = F2_MX_HELD;
-		/* release: pairs with the acquire CAS of the next owner */
-		if (f2_likely(f2_cas_release((uint8_t *)w, &e, F2_MX_UNLOCKED)))
-			return 0;
 	} else {
-		uint32_t e = F2_MX_HELD;
+		unsigned e = F2_MX_HELD;
 		/* release: pairs with the acquire CAS of the next owner */
-		if (f2_likely(f2_cas_release((uint32_t *)w, &e, F2_MX_UNLOCKED)))
+		if (f2_likely(f2_mx_cas(w, size, &e, F2_MX_UNLOCKED, memory_order_release)))
 			return 0;
 	}
 	return f2_mx_unlock_slow(w, size);
