@@ -115,7 +115,7 @@ static void starver_done(struct mx_waiter *me)
  * release order if asked (setting STARVE: see mx_starvers); on success *v is
  * the new value. An owner may be releasing a word that is exactly HELD
  * with a plain store (store_unlock.h): the CAS then also sets the sticky
- * CONTENDED, and the fence restarts such an owner so that it sees our bits
+ * RMW_UNLOCK, and the fence restarts such an owner so that it sees our bits
  * and takes the RMW unlock, which wakes us. If the fence fails, the state is
  * LOST from then on and park() bounds our sleeps. */
 static int mark(const struct mx_waiter *me, unsigned *v, unsigned want, int release)
@@ -123,7 +123,7 @@ static int mark(const struct mx_waiter *me, unsigned *v, unsigned want, int rele
 	unsigned old = *v;
 
 	if (f2_load_relaxed(&f2_su_state) == F2_SU_ON)
-		want |= F2_MX_CONTENDED;
+		want |= F2_MX_RMW_UNLOCK;
 	if (!(release ? cas_release(me->w, me->size, v, want)
 	              : f2_mx_cas_relaxed(me->w, me->size, v, want)))
 		return 0;
@@ -146,7 +146,7 @@ static int spin_acquire(void *w, unsigned size, unsigned take)
 
 	for (unsigned i = 0; i < n; i++) {
 		unsigned v = f2_mx_load(w, size);
-		if ((v & ~F2_MX_CONTENDED) == F2_MX_UNLOCKED) {
+		if ((v & ~F2_MX_RMW_UNLOCK) == F2_MX_UNLOCKED) {
 			if (f2_mx_cas_acquire(w, size, &v, take | v))
 				return 0;
 		} else if (v & (F2_MX_PARKED | F2_MX_STARVE)) {
@@ -222,7 +222,7 @@ static int give_up(struct mx_waiter *me)
 	unsigned v = f2_mx_load(me->w, me->size);
 
 	for (;;) {
-		unsigned keep = v & F2_MX_CONTENDED;
+		unsigned keep = v & F2_MX_RMW_UNLOCK;
 		int mine = me->starving ? (v & ~(keep | F2_MX_GEN)) == F2_MX_STARVE
 		                        : !(v & (F2_MX_HELD | F2_MX_STARVE));
 		if (mine) {
@@ -246,7 +246,7 @@ static int give_up(struct mx_waiter *me)
  * word changed under us (reload), else parks and returns park()'s result. */
 static int lock_round(struct mx_waiter *me, unsigned v)
 {
-	unsigned keep = v & F2_MX_CONTENDED;
+	unsigned keep = v & F2_MX_RMW_UNLOCK;
 
 	if (me->starving && !(v & F2_MX_STARVE))
 		starver_done(me); /* a store unlock wiped our mark (mark()): queue again */
@@ -306,23 +306,23 @@ int f2_mx_timedlock(void *w, unsigned size, const struct timespec *abs, clockid_
 	return f2_mx_lock_slow(w, size, abs, clk, 0);
 }
 
-/* Unlocks a CONTENDED word that has no waiter now: usually it stays
- * CONTENDED (no fence for the next waiter), but one such unlock in 64 per
+/* Unlocks a RMW_UNLOCK word that has no waiter now: usually it stays
+ * RMW_UNLOCK (no fence for the next waiter), but one such unlock in 64 per
  * thread drops the bit, so a mutex whose contention has ended goes back to the
  * store unlock and the one-CAS lock. Fences are then bounded by one per 64
  * quiet unlocks. 1 if done, 0 if the word was something else. */
 static int unlock_quiet(void *w, unsigned size)
 {
 	static __thread __attribute__((tls_model("initial-exec"))) unsigned char quiet;
-	unsigned to = F2_MX_CONTENDED;
+	unsigned to = F2_MX_RMW_UNLOCK;
 
 	/* A process-shared mutex (32-bit, node F2_NODE_SHARED, set by the pthread
-	 * shim with CONTENDED) never decays: the fence reaches only this process.
+	 * shim with RMW_UNLOCK) never decays: the fence reaches only this process.
 	 * The node is read while we still own the mutex. */
 	if (++quiet % 64 == 0 &&
 	    (size == F2_SIZE_U8 || f2_load_relaxed((int32_t *)w + 1) != F2_NODE_SHARED))
 		to = F2_MX_UNLOCKED;
-	return cas_release(w, size, &(unsigned){ F2_MX_HELD | F2_MX_CONTENDED }, to);
+	return cas_release(w, size, &(unsigned){ F2_MX_HELD | F2_MX_RMW_UNLOCK }, to);
 }
 
 int f2_mx_unlock_slow(void *w, unsigned size)
@@ -335,7 +335,7 @@ int f2_mx_unlock_slow(void *w, unsigned size)
 	if (unlock_quiet(w, size))
 		return 0;
 	f2_bind_word(&pw, w, f2_pair_flags(w, size));
-	old = fetch_and_release(w, size, F2_MX_STARVE | F2_MX_GEN | F2_MX_CONTENDED);
+	old = fetch_and_release(w, size, F2_MX_STARVE | F2_MX_GEN | F2_MX_RMW_UNLOCK);
 	if (!(old & F2_MX_HELD))
 		return EPERM; /* the AND changed nothing: the word was not held */
 	/* Self-synchronised destruction: from here on only the futex wake on the

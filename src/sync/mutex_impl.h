@@ -8,7 +8,7 @@
  *               it may outlive the last waiter, costing one empty wake)
  *   STARVE  4   a starving waiter (one that waited longer than handoff_ns)
  *               has reserved the next turn; nobody else may take the mutex
- *   CONTENDED 8 the word has had a waiter: its unlock
+ *   RMW_UNLOCK 8 the word has had a waiter: its unlock
  *               always takes the RMW path. Every transition keeps it except
  *               the quiet-unlock decay (mutex_core.c: one in 64 per thread).
  *               While it is clear, an uncontended owner may release with a
@@ -26,8 +26,8 @@
  *   HELD|PARKED            locked, waiters may be parked
  *   HELD|PARKED|STARVE|GEN locked, the next turn is reserved for the starver
  *   STARVE|GEN             free, reserved: only the starver may take it
- *   each of the above | CONTENDED
- * Transitions (CONTENDED, where set, is carried through every one):
+ *   each of the above | RMW_UNLOCK
+ * Transitions (RMW_UNLOCK, where set, is carried through every one):
  *   lock      0 -> HELD (fast path); a waiter that has parked or spun takes
  *             0 -> HELD|PARKED, as it cannot know whether others are parked.
  *   park      HELD -> HELD|PARKED, then futex wait (mask WAIT_NORMAL).
@@ -35,7 +35,7 @@
  *             STARVE), then futex wait with mask WAIT_STARVING.
  *   claim     STARVE|GEN -> HELD|PARKED, by the starver only.
  *   unlock    HELD -> 0 by a store (store_unlock.h), or
- *             fetch_and(STARVE | GEN | CONTENDED): HELD -> 0, HELD|PARKED -> 0,
+ *             fetch_and(STARVE | GEN | RMW_UNLOCK): HELD -> 0, HELD|PARKED -> 0,
  *             HELD|PARKED|STARVE|GEN -> STARVE|GEN; then wake one WAIT_STARVING
  *             waiter if STARVE was set, else one waiter if PARKED was set.
  *   give up   a starver that times out clears STARVE|GEN (HELD|PARKED|STARVE|GEN
@@ -76,7 +76,7 @@
 #define F2_MX_HELD      1u
 #define F2_MX_PARKED    2u
 #define F2_MX_STARVE    4u
-#define F2_MX_CONTENDED 8u
+#define F2_MX_RMW_UNLOCK 8u
 #define F2_MX_GEN_SHIFT 4
 #define F2_MX_GEN       0xfffffff0u /* of an 8-bit word, only bits 4-7 exist */
 
@@ -132,15 +132,15 @@ f2_hidden int f2_mx_unlock_slow(void *w, unsigned size);
 f2_hidden int f2_mx_timedlock(void *w, unsigned size, const struct timespec *abs,
                               clockid_t clk);
 
-/* The uncontended acquire: 0 -> HELD, or CONTENDED -> CONTENDED|HELD on a
+/* The uncontended acquire: 0 -> HELD, or RMW_UNLOCK -> RMW_UNLOCK|HELD on a
  * word that has had waiters. */
 static f2_always_inline int f2_mx_take(void *w, unsigned size)
 {
 	unsigned v = F2_MX_UNLOCKED;
 	if (f2_likely(f2_mx_cas_acquire(w, size, &v, F2_MX_HELD)))
 		return 1;
-	return v == F2_MX_CONTENDED &&
-	       f2_mx_cas_acquire(w, size, &v, F2_MX_CONTENDED | F2_MX_HELD);
+	return v == F2_MX_RMW_UNLOCK &&
+	       f2_mx_cas_acquire(w, size, &v, F2_MX_RMW_UNLOCK | F2_MX_HELD);
 }
 
 static f2_always_inline int f2_mx_lock(void *w, unsigned size)
