@@ -117,7 +117,7 @@ static void starver_done(struct mx_waiter *me)
  * with a plain store (store_unlock.h): the CAS then also sets the sticky
  * RMW_UNLOCK, and the fence restarts such an owner so that it sees our bits
  * and takes the RMW unlock, which wakes us. If the fence fails, the state is
- * LOST from then on and park() bounds our sleeps. */
+ * LOST from then on and sleep_while() bounds our sleeps. */
 static int mark(const struct mx_waiter *me, unsigned *v, unsigned want, int release)
 {
 	unsigned old = *v;
@@ -186,7 +186,7 @@ static int recheck_deadline(struct mx_waiter *me, struct timespec *ts,
  * nobody serves), it yields instead: slower, never wrong. With store unlock
  * LOST the sleep is bounded (recheck_deadline): a store unlock that read ON
  * before may wipe the word under us without a wake. */
-static int park(struct mx_waiter *me, unsigned v)
+static int sleep_while(struct mx_waiter *me, unsigned v)
 {
 	unsigned mask = me->starving ? F2_MX_WAIT_STARVING : F2_MX_WAIT_NORMAL;
 	const struct timespec *abs = me->abs;
@@ -243,7 +243,7 @@ static int give_up(struct mx_waiter *me)
 }
 
 /* One round of the wait loop: returns 1 when the mutex is ours, 0 when the
- * word changed under us (reload), else parks and returns park()'s result. */
+ * word changed under us (reload), else parks and returns sleep_while()'s result. */
 static int lock_round(struct mx_waiter *me, unsigned v)
 {
 	unsigned keep = v & F2_MX_RMW_UNLOCK;
@@ -277,7 +277,7 @@ static int lock_round(struct mx_waiter *me, unsigned v)
 		if (!mark(me, &v, v | F2_MX_PARKED, 0))
 			return 0;
 	}
-	return park(me, v);
+	return sleep_while(me, v);
 }
 
 int f2_mx_lock_slow(void *w, unsigned size, const struct timespec *abs, clockid_t clk,
