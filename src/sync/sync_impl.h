@@ -62,7 +62,7 @@ f2_hidden const struct f2_tuning *f2_tuning(void);
  * EINVAL (nothing changed) if spin > 1e6, handoff_ns > 60 s or requeue is not
  * 0 or 1. Readers load each field with f2_load_relaxed: the knobs are
  * independent hints. */
-f2_hidden int f2_tuning_set(const struct f2_tuning *t);
+f2_hidden int f2_test_tuning_replace(const struct f2_tuning *t);
 #endif
 
 /* park.c -------------------------------------------------------------------

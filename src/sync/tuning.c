@@ -12,7 +12,7 @@
  * defaults apply; a variable that is set then wins over a knob set in code
  * that early.
  * f2_tune_set()/f2_tune_get() (runtime.h, the embedding API) change them
- * from code one knob at a time, and the test build's f2_tuning_set() all
+ * from code one knob at a time, and the test build's f2_test_tuning_replace() all
  * three at once (../internal/test_hooks.h); the fields
  * are written and read with relaxed atomics, so a change made while locks are
  * in use is safe and takes effect at each lock's next slow path.
@@ -78,7 +78,7 @@ const struct f2_tuning *f2_tuning(void)
 }
 
 #ifdef F2SYNC_TEST_HOOKS
-int f2_tuning_set(const struct f2_tuning *t)
+int f2_test_tuning_replace(const struct f2_tuning *t)
 {
 	if (!t || t->spin > SPIN_MAX || t->handoff_ns > HANDOFF_NS_MAX ||
 	    (t->requeue != 0 && t->requeue != 1))
