@@ -40,62 +40,57 @@ static f2_always_inline memory_order f2_cas_fail_order(memory_order mo)
 	     : mo == memory_order_seq_cst ? memory_order_seq_cst : memory_order_relaxed;
 }
 
+/* The one switch on the size: OP(T, ...) with T the word's type, where OP
+ * expands to a return statement. */
+#define F2_BY_SIZE(size, OP, ...)                                               \
+	switch (size) {                                                          \
+	case F2_SIZE_U8:  OP(uint8_t, __VA_ARGS__);                              \
+	case F2_SIZE_U16: OP(uint16_t, __VA_ARGS__);                             \
+	case F2_SIZE_U32: OP(uint32_t, __VA_ARGS__);                             \
+	default:          OP(uint64_t, __VA_ARGS__);                             \
+	}
+
+#define F2_SIZED_LOAD(T, p, mo) return atomic_load_explicit((_Atomic T *)(p), (mo))
+#define F2_SIZED_FETCH(T, op, p, v, mo)                                         \
+	return atomic_fetch_##op##_explicit((_Atomic T *)(p), (T)(v), (mo))
+#define F2_SIZED_CAS(T, p, exp, desired, mo)                                    \
+	do {                                                                     \
+		T e_ = (T)*(exp);                                                \
+		int ok_ = atomic_compare_exchange_strong_explicit((_Atomic T *)(p), \
+			&e_, (T)(desired), (mo), f2_cas_fail_order(mo));         \
+		*(exp) = e_;                                                     \
+		return ok_;                                                      \
+	} while (0)
+
 static f2_always_inline uint64_t f2_sized_load(const void *p, unsigned size, memory_order mo)
 {
-	switch (size) {
-	case F2_SIZE_U8:  return atomic_load_explicit((_Atomic uint8_t *)p, mo);
-	case F2_SIZE_U16: return atomic_load_explicit((_Atomic uint16_t *)p, mo);
-	case F2_SIZE_U32: return atomic_load_explicit((_Atomic uint32_t *)p, mo);
-	default:          return atomic_load_explicit((_Atomic uint64_t *)p, mo);
-	}
+	F2_BY_SIZE(size, F2_SIZED_LOAD, p, mo)
 }
-
-#define F2_SIZED_CAS(T, p, exp, desired, mo)                                         \
-	do {                                                                         \
-		T e_ = (T)*(exp);                                                    \
-		ok = atomic_compare_exchange_strong_explicit((_Atomic T *)(p), &e_,  \
-			(T)(desired), (mo), f2_cas_fail_order(mo));                  \
-		*(exp) = e_;                                                         \
-	} while (0)
 
 /* Strong CAS; on failure *exp is the word's current value. */
 static f2_always_inline int f2_sized_cas(void *p, unsigned size, uint64_t *exp,
                                          uint64_t desired, memory_order mo)
 {
-	int ok;
-
-	switch (size) {
-	case F2_SIZE_U8:  F2_SIZED_CAS(uint8_t, p, exp, desired, mo); break;
-	case F2_SIZE_U16: F2_SIZED_CAS(uint16_t, p, exp, desired, mo); break;
-	case F2_SIZE_U32: F2_SIZED_CAS(uint32_t, p, exp, desired, mo); break;
-	default:          F2_SIZED_CAS(uint64_t, p, exp, desired, mo); break;
-	}
-	return ok;
+	F2_BY_SIZE(size, F2_SIZED_CAS, p, exp, desired, mo)
 }
-#undef F2_SIZED_CAS
 
 /* fetch_add; returns the old value. */
 static f2_always_inline uint64_t f2_sized_add(void *p, unsigned size, uint64_t v,
                                               memory_order mo)
 {
-	switch (size) {
-	case F2_SIZE_U8:  return atomic_fetch_add_explicit((_Atomic uint8_t *)p, (uint8_t)v, mo);
-	case F2_SIZE_U16: return atomic_fetch_add_explicit((_Atomic uint16_t *)p, (uint16_t)v, mo);
-	case F2_SIZE_U32: return atomic_fetch_add_explicit((_Atomic uint32_t *)p, (uint32_t)v, mo);
-	default:          return atomic_fetch_add_explicit((_Atomic uint64_t *)p, v, mo);
-	}
+	F2_BY_SIZE(size, F2_SIZED_FETCH, add, p, v, mo)
 }
 
 /* fetch_and; returns the old value. */
 static f2_always_inline uint64_t f2_sized_and(void *p, unsigned size, uint64_t v,
                                               memory_order mo)
 {
-	switch (size) {
-	case F2_SIZE_U8:  return atomic_fetch_and_explicit((_Atomic uint8_t *)p, (uint8_t)v, mo);
-	case F2_SIZE_U16: return atomic_fetch_and_explicit((_Atomic uint16_t *)p, (uint16_t)v, mo);
-	case F2_SIZE_U32: return atomic_fetch_and_explicit((_Atomic uint32_t *)p, (uint32_t)v, mo);
-	default:          return atomic_fetch_and_explicit((_Atomic uint64_t *)p, v, mo);
-	}
+	F2_BY_SIZE(size, F2_SIZED_FETCH, and, p, v, mo)
 }
+
+#undef F2_SIZED_LOAD
+#undef F2_SIZED_FETCH
+#undef F2_SIZED_CAS
+#undef F2_BY_SIZE
 
 #endif
