@@ -53,7 +53,7 @@ struct f2_emu_rec {
 };
 
 /* The bucket lock word (also the parker pool's):
- *   state bits 0-1: UNLOCKED 0, LOCKED 1 (nobody sleeping), CONTENDED 2
+ *   state bits 0-1: UNLOCKED 0, LOCKED 1 (nobody sleeping), SLEEPERS 2
  *                   (someone may sleep);
  *   GEN bits 2-31:  the fork generation the word belongs to (emu_table.c:
  *                   0 in the first process, the parent's + 1 in a fork child).
@@ -66,7 +66,7 @@ struct f2_emu_rec {
  * lock or wait of this process uses the bucket. */
 #define F2_BL_UNLOCKED  0u
 #define F2_BL_LOCKED    1u
-#define F2_BL_CONTENDED 2u
+#define F2_BL_SLEEPERS  2u
 #define F2_BL_STATE     3u
 #define F2_BL_GEN       (~F2_BL_STATE)
 
@@ -115,7 +115,7 @@ static inline void f2_emu_unlockw(uint32_t *l)
 {
 	uint32_t g = f2_emu_gen_now();
 	/* pairs with the acquire CAS/exchange in f2_emu_lockw(_slow) */
-	if (f2_unlikely(f2_xchg_release(l, g | F2_BL_UNLOCKED) == (g | F2_BL_CONTENDED)))
+	if (f2_unlikely(f2_xchg_release(l, g | F2_BL_UNLOCKED) == (g | F2_BL_SLEEPERS)))
 		f2_sys_wake32(l, 1);
 }
 

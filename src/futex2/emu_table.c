@@ -276,8 +276,8 @@ void f2_emu_lockw_slow(uint32_t *l, uint32_t g)
 		f2_cpu_relax();
 	}
 	/* pairs with the release exchange in f2_emu_unlockw */
-	while (f2_xchg_acquire(l, g | F2_BL_CONTENDED) != (g | F2_BL_UNLOCKED))
-		f2_sys_wait32(l, g | F2_BL_CONTENDED, NULL, CLOCK_MONOTONIC);
+	while (f2_xchg_acquire(l, g | F2_BL_SLEEPERS) != (g | F2_BL_UNLOCKED))
+		f2_sys_wait32(l, g | F2_BL_SLEEPERS, NULL, CLOCK_MONOTONIC);
 }
 
 /* A fresh chunk of parkers: the first is returned, the rest go to the pool. */

@@ -29,7 +29,7 @@
  * CAS on the parker: the last touch, since the waiter may return at once.
  * The parker itself is never freed, so the futex wake after the unlock may
  * land late, on a later wait of the same thread (a spurious wakeup, which
- * park() absorbs by re-checking the state).
+ * sleep_until_claimed() absorbs by re-checking the state).
  */
 #include <errno.h>
 #include <limits.h>
@@ -69,7 +69,7 @@ static struct f2_parker *wake_rec(struct f2_emu_bucket *b, struct f2_emu_rec *r)
 	uint32_t armed = F2_PK_ARMED;
 	uint32_t woken = F2_PK_WOKEN + r->index;
 	f2_emu_unlink(b, r);
-	/* Last touch of r. Pairs with the acquire load in park()/park_mixed(). */
+	/* Last touch of r. Pairs with the acquire load in sleep_until_claimed()/park_mixed(). */
 	if (f2_cas_release(&pk->state, &armed, woken))
 		return pk;
 	return NULL;
@@ -182,7 +182,7 @@ static int claim(struct f2_parker *pk, int err)
 /* Sleeps on pk until a waker claims it (returns the index) or the deadline
  * passes and the caller claims it (returns -ETIMEDOUT). A signal or a late
  * wake from an earlier wait just sleeps again. */
-static int park(struct f2_parker *pk, const struct timespec *abs, clockid_t clk)
+static int sleep_until_claimed(struct f2_parker *pk, const struct timespec *abs, clockid_t clk)
 {
 	for (;;) {
 		/* pairs with the release CAS in wake_rec */
@@ -233,7 +233,7 @@ int f2_emu_wait(const struct f2_word *w, uint64_t val, uint64_t mask,
 	int e = queue(&r, w, val, mask, pk, 0);
 	if (e)
 		return e;
-	if (park(pk, abs, clk) >= 0)
+	if (sleep_until_claimed(pk, abs, clk) >= 0)
 		return 0; /* the waker unlinked r: it is ours again */
 	dequeue(&r);
 	return -ETIMEDOUT;
@@ -364,7 +364,7 @@ int f2_emu_waitv(const struct f2_word *w, const uint64_t *vals, unsigned n,
 		}
 		ne++;
 	}
-	int ret = nk ? park_mixed(pk, kw, kv, kidx, nk, abs, clk) : park(pk, abs, clk);
+	int ret = nk ? park_mixed(pk, kw, kv, kidx, nk, abs, clk) : sleep_until_claimed(pk, abs, clk);
 	dequeue_all(rec, ne);
 	return ret;
 }

@@ -27,6 +27,7 @@
 
 #include "futex2_impl.h"
 #include "../internal/atomic.h"
+#include "../internal/atomic_sized.h"
 #include "../internal/time.h"
 
 static enum f2_backend kernel_bk(void)
@@ -115,12 +116,7 @@ int f2_node_valid(unsigned flags, int node)
 uint64_t f2_word_load(const struct f2_word *w)
 {
 	/* relaxed: callers that need ordering use a fence or a lock around it. */
-	switch (w->size) {
-	case F2_SIZE_U8: return f2_load_relaxed((uint8_t *)w->addr);
-	case F2_SIZE_U16: return f2_load_relaxed((uint16_t *)w->addr);
-	case F2_SIZE_U32: return f2_load_relaxed((uint32_t *)w->addr);
-	default: return f2_load_relaxed((uint64_t *)w->addr);
-	}
+	return f2_sized_load(w->addr, w->size, memory_order_relaxed);
 }
 
 static int fits(unsigned flags, uint64_t v)

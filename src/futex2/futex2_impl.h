@@ -45,10 +45,17 @@ f2_hidden int f2_kernel_wake(const struct f2_word *w, uint64_t mask, int nr);
 /* A statistic for the tests, which assert that an operation makes no wake:
  * while f2_futex_count_wakes is set, every wake or requeue call that reaches a
  * backend (a kernel system call or the emulation's wake) adds 1 to
- * f2_futex_wakes. Off, it costs one load of a read-mostly word. */
+ * f2_futex_wakes. Only in the test build (../internal/test_hooks.h); in the
+ * shipped library the call compiles to nothing. */
+#ifdef F2SYNC_TEST_HOOKS
 extern f2_hidden int f2_futex_count_wakes;
 extern f2_hidden uint64_t f2_futex_wakes;
 f2_hidden void f2_futex_count_wake(void);
+#else
+static inline void f2_futex_count_wake(void)
+{
+}
+#endif
 f2_hidden int f2_kernel_requeue(const struct f2_word *from, const struct f2_word *to,
                                 uint64_t cmpval, int nr_wake, int nr_requeue);
 /* futex_waitv(2) over kernel words; w[i] are all F2_BK_FUTEX2/LEGACY. */

@@ -170,6 +170,7 @@ int f2_kernel_wait(const struct f2_word *w, uint64_t val, uint64_t mask,
 	return r == -EINTR ? 0 : (int)r; /* a signal is a spurious wakeup */
 }
 
+#ifdef F2SYNC_TEST_HOOKS
 int f2_futex_count_wakes;
 uint64_t f2_futex_wakes;
 
@@ -180,6 +181,7 @@ void f2_futex_count_wake(void)
 	if (f2_unlikely(f2_load_relaxed(&f2_futex_count_wakes)))
 		f2_add_relaxed(&f2_futex_wakes, 1);
 }
+#endif
 
 /* After a kernel wake or requeue that woke n < nr: the guests of w (waitv
  * records of kernel words in the emulation, guest.c) where the kernel has no

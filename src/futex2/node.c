@@ -11,6 +11,7 @@
 
 #include "futex2_impl.h"
 #include "../internal/atomic.h"
+#include "../internal/pair_node.h"
 
 static int kernel_nodes, online_nodes;
 
@@ -71,54 +72,15 @@ int f2_node_self(void)
 	return (int)node;
 }
 
-static int64_t load_node(void *pair, unsigned size)
-{
-	switch (size) {
-	case F2_SIZE_U8: return f2_load_relaxed((int8_t *)pair + 1);
-	case F2_SIZE_U16: return f2_load_relaxed((int16_t *)pair + 1);
-	case F2_SIZE_U32: return f2_load_relaxed((int32_t *)pair + 1);
-	default: return f2_load_relaxed((int64_t *)pair + 1);
-	}
-}
-
-/* CAS the node field from -1 to pick; returns the field's value afterwards.
- * relaxed: the node is a hint that only selects a hash table; it orders no
- * other memory, and every thread reads it with the same atomicity. */
-static int64_t publish_node(void *pair, unsigned size, int pick)
-{
-	switch (size) {
-	case F2_SIZE_U8: {
-		int8_t e = -1;
-		f2_cas_relaxed((int8_t *)pair + 1, &e, (int8_t)pick);
-		return e == -1 ? pick : e;
-	}
-	case F2_SIZE_U16: {
-		int16_t e = -1;
-		f2_cas_relaxed((int16_t *)pair + 1, &e, (int16_t)pick);
-		return e == -1 ? pick : e;
-	}
-	case F2_SIZE_U32: {
-		int32_t e = -1;
-		f2_cas_relaxed((int32_t *)pair + 1, &e, (int32_t)pick);
-		return e == -1 ? pick : e;
-	}
-	default: {
-		int64_t e = -1;
-		f2_cas_relaxed((int64_t *)pair + 1, &e, (int64_t)pick);
-		return e == -1 ? pick : e;
-	}
-	}
-}
-
 int f2_node_resolve(void *pair, unsigned size, int limit)
 {
-	int64_t node = load_node(pair, size);
+	int64_t node = f2_pair_node_load(pair, size);
 
 	if (node == F2_NODE_AUTO) {
 		int pick = f2_node_self();
 		if (pick < 0 || pick >= limit)
 			pick = 0;
-		node = publish_node(pair, size, pick);
+		node = f2_pair_node_publish(pair, size, pick);
 	}
 	if (node < 0 || node >= limit)
 		return -EINVAL;

@@ -7,6 +7,7 @@
 #define f2_hidden      __attribute__((visibility("hidden")))
 #define f2_noinline    __attribute__((noinline))
 #define f2_cold        __attribute__((cold, noinline))
+#define f2_always_inline inline __attribute__((always_inline))
 #define F2_CACHELINE   64
 #define f2_cacheline_aligned __attribute__((aligned(F2_CACHELINE)))
 #define F2_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

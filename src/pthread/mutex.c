@@ -4,7 +4,7 @@
  * States, as seen from this file:
  *   f2 word   the f2_mutex_t protocol (src/sync/mutex_impl.h): unlocked /
  *             locked / locked with waiters; all-zero is unlocked. A
- *             process-shared one starts CONTENDED: its unlock must not be a
+ *             process-shared one starts RMW_UNLOCK: its unlock must not be a
  *             store unlock, whose fence reaches only this process.
  *   owner     0, or the kernel tid of the holder of an errorcheck or recursive
  *             mutex; written only by the holder while it holds the lock.
@@ -73,7 +73,7 @@ int F2P_IMPL(pthread_mutex_init)(pthread_mutex_t *pm, const pthread_mutexattr_t 
 	 * shared one takes the kernel's shared futex path */
 	m->m.node = pshared == PTHREAD_PROCESS_SHARED ? F2_NODE_SHARED : F2_NODE_AUTO;
 	if (pshared == PTHREAD_PROCESS_SHARED)
-		m->m.word = F2_MX_CONTENDED;
+		m->m.word = F2_MX_RMW_UNLOCK;
 	m->kind = (type & F2P_KIND_TYPE) | (pshared == PTHREAD_PROCESS_SHARED ? F2P_KIND_PSHARED : 0);
 	return 0;
 }
@@ -88,7 +88,7 @@ int F2P_IMPL(pthread_mutex_destroy)(pthread_mutex_t *pm)
 	if (kind & F2P_KIND_GLIBC)
 		return f2p_real()->mutex_destroy(pm);
 	/* the program must not race destroy with lock; a held mutex is EBUSY */
-	if (f2_load_relaxed(&m->m.word) & ~F2_MX_CONTENDED)
+	if (f2_load_relaxed(&m->m.word) & ~F2_MX_RMW_UNLOCK)
 		return EBUSY;
 	f2_store_relaxed(&m->kind, -1);
 	return 0;

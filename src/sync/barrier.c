@@ -97,7 +97,7 @@ static uint32_t spin_while(uint32_t *word, uint32_t v, unsigned n)
 
 /* Spins (up to spin rounds), sets the parked bit in *word if it is still v,
  * then sleeps while the word holds that value. Any return means "look again". */
-static void park(uint32_t *word, uint32_t v, uint32_t parked, unsigned mask,
+static void mark_and_sleep(uint32_t *word, uint32_t v, uint32_t parked, unsigned mask,
 		 unsigned flags, unsigned spin)
 {
 	if (spin && spin_while(word, v, spin) != v)
@@ -134,7 +134,7 @@ static int arrive(f2_barrier_t *b, uint32_t count, unsigned spin)
 			return -1;
 		if ((v & B_ARRIVED) >= count) {
 			/* the previous round's last thread is still resetting */
-			park(&b->seq, v, B_PARKED, MASK_ALL, f2_pair_flags(&b->seq, F2_SIZE_U32), spin);
+			mark_and_sleep(&b->seq, v, B_PARKED, MASK_ALL, f2_pair_flags(&b->seq, F2_SIZE_U32), spin);
 			v = f2_load_relaxed(&b->seq); /* a guess: the CAS that uses it orders */
 			continue;
 		}
@@ -164,7 +164,7 @@ static struct instance *instance_of(f2_barrier_t *b, unsigned spin)
 		uint32_t v = f2_load_acquire(&b->seq); /* pairs with the release CAS in publish() */
 		if (v & B_PUB)
 			return (struct instance *)f2_load_relaxed(&b->inst); /* ordered by the acquire above */
-		park(&b->seq, v, B_PARKED, MASK_ALL, f2_pair_flags(&b->seq, F2_SIZE_U32), spin);
+		mark_and_sleep(&b->seq, v, B_PARKED, MASK_ALL, f2_pair_flags(&b->seq, F2_SIZE_U32), spin);
 	}
 }
 
@@ -185,7 +185,7 @@ static void wait_released(struct instance *in, unsigned spin)
 		uint32_t v = f2_load_acquire(&in->word); /* pairs with the release in end_round() */
 		if (v & I_RELEASED)
 			return;
-		park(&in->word, v, I_PARKED, MASK_REL, INST_FLAGS, spin);
+		mark_and_sleep(&in->word, v, I_PARKED, MASK_REL, INST_FLAGS, spin);
 	}
 }
 
@@ -195,7 +195,7 @@ static void wait_joined(struct instance *in, uint32_t count, unsigned spin)
 		uint32_t v = f2_load_acquire(&in->word); /* pairs with the release in join() */
 		if ((v & I_JOINED) == count - 1)
 			return;
-		park(&in->word, v, I_LPARKED, MASK_LAST, INST_FLAGS, spin);
+		mark_and_sleep(&in->word, v, I_LPARKED, MASK_LAST, INST_FLAGS, spin);
 	}
 }
 
@@ -243,7 +243,7 @@ static void owner_exit(struct instance *in, uint32_t count, unsigned spin)
 		uint32_t v = f2_load_acquire(&in->left); /* pairs with the release in leave() */
 		if ((v & L_LEFT) == count - 1)
 			return;
-		park(&in->left, v, L_OPARKED, MASK_OWN, INST_FLAGS, spin);
+		mark_and_sleep(&in->left, v, L_OPARKED, MASK_OWN, INST_FLAGS, spin);
 	}
 }
 

@@ -17,7 +17,7 @@
 #include "f2sync/futex2.h"
 #include "f2sync/runtime.h"
 #include "sync_impl.h"
-#include "../internal/atomic.h"
+#include "../internal/atomic_sized.h"
 #include "../internal/time.h"
 
 struct bits {
@@ -43,12 +43,7 @@ static int bits_init(struct bits *b, void *word, unsigned size, unsigned lock_bi
 static uint64_t load(const struct bits *b)
 {
 	/* relaxed: only a guess for the CAS below, which orders. */
-	switch (b->flags & F2_SIZE_MASK) {
-	case F2_SIZE_U8: return f2_load_relaxed((uint8_t *)b->word);
-	case F2_SIZE_U16: return f2_load_relaxed((uint16_t *)b->word);
-	case F2_SIZE_U32: return f2_load_relaxed((uint32_t *)b->word);
-	default: return f2_load_relaxed((uint64_t *)b->word);
-	}
+	return f2_sized_load(b->word, b->flags & F2_SIZE_MASK, memory_order_relaxed);
 }
 
 /* CAS with acq_rel: acquire when taking the lock (pairs with the release of
@@ -56,28 +51,8 @@ static uint64_t load(const struct bits *b)
  * next lock CAS). */
 static int cas(const struct bits *b, uint64_t *old, uint64_t new)
 {
-	switch (b->flags & F2_SIZE_MASK) {
-	case F2_SIZE_U8: {
-		uint8_t e = (uint8_t)*old;
-		int ok = f2_cas_acq_rel((uint8_t *)b->word, &e, (uint8_t)new);
-		*old = e;
-		return ok;
-	}
-	case F2_SIZE_U16: {
-		uint16_t e = (uint16_t)*old;
-		int ok = f2_cas_acq_rel((uint16_t *)b->word, &e, (uint16_t)new);
-		*old = e;
-		return ok;
-	}
-	case F2_SIZE_U32: {
-		uint32_t e = (uint32_t)*old;
-		int ok = f2_cas_acq_rel((uint32_t *)b->word, &e, (uint32_t)new);
-		*old = e;
-		return ok;
-	}
-	default:
-		return f2_cas_acq_rel((uint64_t *)b->word, old, new);
-	}
+	/* acq_rel: see above */
+	return f2_sized_cas(b->word, b->flags & F2_SIZE_MASK, old, new, memory_order_acq_rel);
 }
 
 /* One attempt to take L, setting extra bits with it; 0 or EBUSY. */

@@ -16,10 +16,13 @@
 #include <sched.h>
 
 #include "mutex_impl.h"
+#include "../internal/test_hooks.h"
 #include "../internal/time.h"
 
-/* Turns claimed by a starving waiter (read by the tests). */
+#ifdef F2SYNC_TEST_HOOKS
+/* Turns claimed by a starving waiter (read by the tests: test_hooks.h). */
 f2_hidden uint64_t f2_mx_handoffs;
+#endif
 
 
 struct mx_waiter {
@@ -72,7 +75,7 @@ static unsigned gen_bits(unsigned size)
 {
 	unsigned g = f2_load_relaxed(&mx_gen) << F2_MX_GEN_SHIFT; /* changes only in fork's child */
 
-	return size == F2_SIZE_U8 ? g & (F2_MX_GEN & 0xffu) : g & F2_MX_GEN;
+	return g & F2_MX_GEN & (unsigned)f2_size_mask(size);
 }
 
 __attribute__((constructor)) static void mx_init(void)
@@ -85,34 +88,16 @@ __attribute__((constructor)) static void mx_init(void)
  * acquire CAS of the next owner). */
 static int cas_release(void *w, unsigned size, unsigned *exp, unsigned desired)
 {
-	int ok;
-
-	if (size == F2_SIZE_U8) {
-		uint8_t e = (uint8_t)*exp;
-		/* release: see above */
-		ok = f2_cas_release((uint8_t *)w, &e, (uint8_t)desired);
-		*exp = e;
-	} else {
-		uint32_t e = *exp;
-		/* release: see above */
-		ok = f2_cas_release((uint32_t *)w, &e, desired);
-		*exp = e;
-	}
-	return ok;
+	return f2_mx_cas(w, size, exp, desired, memory_order_release); /* release: see above */
 }
 
 /* 1 if the word's STARVE bit has no starver behind it (only after a fork,
  * see mx_gen). */
 static int orphaned(const struct mx_waiter *me)
 {
-	unsigned v;
+	/* acquire: pairs with the release CAS that set STARVE */
+	unsigned v = (unsigned)f2_sized_load(me->w, f2_mx_size(me->size), memory_order_acquire);
 
-	if (me->size == F2_SIZE_U8)
-		/* acquire: pairs with the release CAS that set STARVE */
-		v = f2_load_acquire((uint8_t *)me->w);
-	else
-		/* acquire: pairs with the release CAS that set STARVE */
-		v = f2_load_acquire((uint32_t *)me->w);
 	if (!(v & F2_MX_STARVE))
 		return 0;
 	return (v & F2_MX_GEN) != gen_bits(me->size) || f2_load_seq(&mx_starvers) == 0;
@@ -130,15 +115,15 @@ static void starver_done(struct mx_waiter *me)
  * release order if asked (setting STARVE: see mx_starvers); on success *v is
  * the new value. An owner may be releasing a word that is exactly HELD
  * with a plain store (store_unlock.h): the CAS then also sets the sticky
- * CONTENDED, and the fence restarts such an owner so that it sees our bits
+ * RMW_UNLOCK, and the fence restarts such an owner so that it sees our bits
  * and takes the RMW unlock, which wakes us. If the fence fails, the state is
- * LOST from then on and park() bounds our sleeps. */
+ * LOST from then on and sleep_while() bounds our sleeps. */
 static int mark(const struct mx_waiter *me, unsigned *v, unsigned want, int release)
 {
 	unsigned old = *v;
 
 	if (f2_load_relaxed(&f2_su_state) == F2_SU_ON)
-		want |= F2_MX_CONTENDED;
+		want |= F2_MX_RMW_UNLOCK;
 	if (!(release ? cas_release(me->w, me->size, v, want)
 	              : f2_mx_cas_relaxed(me->w, me->size, v, want)))
 		return 0;
@@ -151,10 +136,7 @@ static int mark(const struct mx_waiter *me, unsigned *v, unsigned want, int rele
 static unsigned fetch_and_release(void *w, unsigned size, unsigned mask)
 {
 	/* release: pairs with the acquire CAS of the next owner */
-	if (size == F2_SIZE_U8)
-		return f2_and_release((uint8_t *)w, (uint8_t)mask);
-	/* release: pairs with the acquire CAS of the next owner */
-	return f2_and_release((uint32_t *)w, mask);
+	return (unsigned)f2_sized_and(w, f2_mx_size(size), mask, memory_order_release);
 }
 
 /* Bounded spinning while the owner runs and nobody is parked yet. */
@@ -164,7 +146,7 @@ static int spin_acquire(void *w, unsigned size, unsigned take)
 
 	for (unsigned i = 0; i < n; i++) {
 		unsigned v = f2_mx_load(w, size);
-		if ((v & ~F2_MX_CONTENDED) == F2_MX_UNLOCKED) {
+		if ((v & ~F2_MX_RMW_UNLOCK) == F2_MX_UNLOCKED) {
 			if (f2_mx_cas_acquire(w, size, &v, take | v))
 				return 0;
 		} else if (v & (F2_MX_PARKED | F2_MX_STARVE)) {
@@ -204,7 +186,7 @@ static int recheck_deadline(struct mx_waiter *me, struct timespec *ts,
  * nobody serves), it yields instead: slower, never wrong. With store unlock
  * LOST the sleep is bounded (recheck_deadline): a store unlock that read ON
  * before may wipe the word under us without a wake. */
-static int park(struct mx_waiter *me, unsigned v)
+static int sleep_while(struct mx_waiter *me, unsigned v)
 {
 	unsigned mask = me->starving ? F2_MX_WAIT_STARVING : F2_MX_WAIT_NORMAL;
 	const struct timespec *abs = me->abs;
@@ -240,7 +222,7 @@ static int give_up(struct mx_waiter *me)
 	unsigned v = f2_mx_load(me->w, me->size);
 
 	for (;;) {
-		unsigned keep = v & F2_MX_CONTENDED;
+		unsigned keep = v & F2_MX_RMW_UNLOCK;
 		int mine = me->starving ? (v & ~(keep | F2_MX_GEN)) == F2_MX_STARVE
 		                        : !(v & (F2_MX_HELD | F2_MX_STARVE));
 		if (mine) {
@@ -261,10 +243,10 @@ static int give_up(struct mx_waiter *me)
 }
 
 /* One round of the wait loop: returns 1 when the mutex is ours, 0 when the
- * word changed under us (reload), else parks and returns park()'s result. */
+ * word changed under us (reload), else parks and returns sleep_while()'s result. */
 static int lock_round(struct mx_waiter *me, unsigned v)
 {
-	unsigned keep = v & F2_MX_CONTENDED;
+	unsigned keep = v & F2_MX_RMW_UNLOCK;
 
 	if (me->starving && !(v & F2_MX_STARVE))
 		starver_done(me); /* a store unlock wiped our mark (mark()): queue again */
@@ -272,7 +254,7 @@ static int lock_round(struct mx_waiter *me, unsigned v)
 		if ((v & ~(keep | F2_MX_GEN)) == F2_MX_STARVE) {
 			if (!f2_mx_cas_acquire(me->w, me->size, &v, F2_MX_HELD | F2_MX_PARKED | keep))
 				return 0;
-			f2_add_relaxed(&f2_mx_handoffs, 1); /* statistics only */
+			F2_TEST_COUNT(f2_mx_handoffs, 1);
 			starver_done(me);
 			return 1;
 		}
@@ -295,7 +277,7 @@ static int lock_round(struct mx_waiter *me, unsigned v)
 		if (!mark(me, &v, v | F2_MX_PARKED, 0))
 			return 0;
 	}
-	return park(me, v);
+	return sleep_while(me, v);
 }
 
 int f2_mx_lock_slow(void *w, unsigned size, const struct timespec *abs, clockid_t clk,
@@ -324,23 +306,23 @@ int f2_mx_timedlock(void *w, unsigned size, const struct timespec *abs, clockid_
 	return f2_mx_lock_slow(w, size, abs, clk, 0);
 }
 
-/* Unlocks a CONTENDED word that has no waiter now: usually it stays
- * CONTENDED (no fence for the next waiter), but one such unlock in 64 per
+/* Unlocks a RMW_UNLOCK word that has no waiter now: usually it stays
+ * RMW_UNLOCK (no fence for the next waiter), but one such unlock in 64 per
  * thread drops the bit, so a mutex whose contention has ended goes back to the
  * store unlock and the one-CAS lock. Fences are then bounded by one per 64
  * quiet unlocks. 1 if done, 0 if the word was something else. */
 static int unlock_quiet(void *w, unsigned size)
 {
 	static __thread __attribute__((tls_model("initial-exec"))) unsigned char quiet;
-	unsigned to = F2_MX_CONTENDED;
+	unsigned to = F2_MX_RMW_UNLOCK;
 
 	/* A process-shared mutex (32-bit, node F2_NODE_SHARED, set by the pthread
-	 * shim with CONTENDED) never decays: the fence reaches only this process.
+	 * shim with RMW_UNLOCK) never decays: the fence reaches only this process.
 	 * The node is read while we still own the mutex. */
 	if (++quiet % 64 == 0 &&
 	    (size == F2_SIZE_U8 || f2_load_relaxed((int32_t *)w + 1) != F2_NODE_SHARED))
 		to = F2_MX_UNLOCKED;
-	return cas_release(w, size, &(unsigned){ F2_MX_HELD | F2_MX_CONTENDED }, to);
+	return cas_release(w, size, &(unsigned){ F2_MX_HELD | F2_MX_RMW_UNLOCK }, to);
 }
 
 int f2_mx_unlock_slow(void *w, unsigned size)
@@ -353,7 +335,7 @@ int f2_mx_unlock_slow(void *w, unsigned size)
 	if (unlock_quiet(w, size))
 		return 0;
 	f2_bind_word(&pw, w, f2_pair_flags(w, size));
-	old = fetch_and_release(w, size, F2_MX_STARVE | F2_MX_GEN | F2_MX_CONTENDED);
+	old = fetch_and_release(w, size, F2_MX_STARVE | F2_MX_GEN | F2_MX_RMW_UNLOCK);
 	if (!(old & F2_MX_HELD))
 		return EPERM; /* the AND changed nothing: the word was not held */
 	/* Self-synchronised destruction: from here on only the futex wake on the

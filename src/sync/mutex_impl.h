@@ -8,7 +8,7 @@
  *               it may outlive the last waiter, costing one empty wake)
  *   STARVE  4   a starving waiter (one that waited longer than handoff_ns)
  *               has reserved the next turn; nobody else may take the mutex
- *   CONTENDED 8 the word has had a waiter: its unlock
+ *   RMW_UNLOCK 8 the word has had a waiter: its unlock
  *               always takes the RMW path. Every transition keeps it except
  *               the quiet-unlock decay (mutex_core.c: one in 64 per thread).
  *               While it is clear, an uncontended owner may release with a
@@ -26,8 +26,8 @@
  *   HELD|PARKED            locked, waiters may be parked
  *   HELD|PARKED|STARVE|GEN locked, the next turn is reserved for the starver
  *   STARVE|GEN             free, reserved: only the starver may take it
- *   each of the above | CONTENDED
- * Transitions (CONTENDED, where set, is carried through every one):
+ *   each of the above | RMW_UNLOCK
+ * Transitions (RMW_UNLOCK, where set, is carried through every one):
  *   lock      0 -> HELD (fast path); a waiter that has parked or spun takes
  *             0 -> HELD|PARKED, as it cannot know whether others are parked.
  *   park      HELD -> HELD|PARKED, then futex wait (mask WAIT_NORMAL).
@@ -35,7 +35,7 @@
  *             STARVE), then futex wait with mask WAIT_STARVING.
  *   claim     STARVE|GEN -> HELD|PARKED, by the starver only.
  *   unlock    HELD -> 0 by a store (store_unlock.h), or
- *             fetch_and(STARVE | GEN | CONTENDED): HELD -> 0, HELD|PARKED -> 0,
+ *             fetch_and(STARVE | GEN | RMW_UNLOCK): HELD -> 0, HELD|PARKED -> 0,
  *             HELD|PARKED|STARVE|GEN -> STARVE|GEN; then wake one WAIT_STARVING
  *             waiter if STARVE was set, else one waiter if PARKED was set.
  *   give up   a starver that times out clears STARVE|GEN (HELD|PARKED|STARVE|GEN
@@ -70,12 +70,13 @@
 #include "sync_impl.h"
 #include "store_unlock.h"
 #include "../internal/atomic.h"
+#include "../internal/atomic_sized.h"
 
 #define F2_MX_UNLOCKED  0u
 #define F2_MX_HELD      1u
 #define F2_MX_PARKED    2u
 #define F2_MX_STARVE    4u
-#define F2_MX_CONTENDED 8u
+#define F2_MX_RMW_UNLOCK 8u
 #define F2_MX_GEN_SHIFT 4
 #define F2_MX_GEN       0xfffffff0u /* of an 8-bit word, only bits 4-7 exist */
 
@@ -84,48 +85,43 @@
 #define F2_MX_WAIT_STARVING 2u
 #define F2_MX_WAKE_ANY      (F2_MX_WAIT_NORMAL | F2_MX_WAIT_STARVING)
 
-#define f2_always_inline inline __attribute__((always_inline))
+/* The word's size, F2_SIZE_U8 or F2_SIZE_U32, written so that the compiler
+ * sees only those two: where the size is known only at run time
+ * (mutex_core.c), the word's atomics (atomic_sized.h) then test for two
+ * widths, not four. */
+static f2_always_inline unsigned f2_mx_size(unsigned size)
+{
+	return size == F2_SIZE_U8 ? F2_SIZE_U8 : F2_SIZE_U32;
+}
 
-/* Size-generic atomics on the word (size is F2_SIZE_U8 or F2_SIZE_U32). */
 static f2_always_inline unsigned f2_mx_load(void *w, unsigned size)
 {
-	if (size == F2_SIZE_U8)
-		return f2_load_relaxed((uint8_t *)w);
-	return f2_load_relaxed((uint32_t *)w);
+	/* relaxed: a guess; the CAS that uses it orders */
+	return (unsigned)f2_sized_load(w, f2_mx_size(size), memory_order_relaxed);
+}
+
+static f2_always_inline int f2_mx_cas(void *w, unsigned size, unsigned *exp, unsigned desired,
+                                      memory_order mo)
+{
+	uint64_t e = *exp;
+	int ok = f2_sized_cas(w, f2_mx_size(size), &e, desired, mo);
+
+	*exp = (unsigned)e;
+	return ok;
 }
 
 /* Acquire CAS: pairs with the release in f2_mx_unlock / f2_mx_unlock_slow. */
 static f2_always_inline int f2_mx_cas_acquire(void *w, unsigned size, unsigned *exp,
                                               unsigned desired)
 {
-	int ok;
-	if (size == F2_SIZE_U8) {
-		uint8_t e = (uint8_t)*exp;
-		ok = f2_cas_acquire((uint8_t *)w, &e, (uint8_t)desired);
-		*exp = e;
-	} else {
-		uint32_t e = *exp;
-		ok = f2_cas_acquire((uint32_t *)w, &e, desired);
-		*exp = e;
-	}
-	return ok;
+	return f2_mx_cas(w, size, exp, desired, memory_order_acquire);
 }
 
 /* Relaxed CAS for bit changes that grant no ownership (PARKED, STARVE). */
 static f2_always_inline int f2_mx_cas_relaxed(void *w, unsigned size, unsigned *exp,
                                               unsigned desired)
 {
-	int ok;
-	if (size == F2_SIZE_U8) {
-		uint8_t e = (uint8_t)*exp;
-		ok = f2_cas_relaxed((uint8_t *)w, &e, (uint8_t)desired);
-		*exp = e;
-	} else {
-		uint32_t e = *exp;
-		ok = f2_cas_relaxed((uint32_t *)w, &e, desired);
-		*exp = e;
-	}
-	return ok;
+	return f2_mx_cas(w, size, exp, desired, memory_order_relaxed);
 }
 
 /* Slow paths (mutex_core.c). abs NULL: no deadline. contended: take the
@@ -136,15 +132,15 @@ f2_hidden int f2_mx_unlock_slow(void *w, unsigned size);
 f2_hidden int f2_mx_timedlock(void *w, unsigned size, const struct timespec *abs,
                               clockid_t clk);
 
-/* The uncontended acquire: 0 -> HELD, or CONTENDED -> CONTENDED|HELD on a
+/* The uncontended acquire: 0 -> HELD, or RMW_UNLOCK -> RMW_UNLOCK|HELD on a
  * word that has had waiters. */
 static f2_always_inline int f2_mx_take(void *w, unsigned size)
 {
 	unsigned v = F2_MX_UNLOCKED;
 	if (f2_likely(f2_mx_cas_acquire(w, size, &v, F2_MX_HELD)))
 		return 1;
-	return v == F2_MX_CONTENDED &&
-	       f2_mx_cas_acquire(w, size, &v, F2_MX_CONTENDED | F2_MX_HELD);
+	return v == F2_MX_RMW_UNLOCK &&
+	       f2_mx_cas_acquire(w, size, &v, F2_MX_RMW_UNLOCK | F2_MX_HELD);
 }
 
 static f2_always_inline int f2_mx_lock(void *w, unsigned size)
@@ -164,15 +160,10 @@ static f2_always_inline int f2_mx_unlock(void *w, unsigned size)
 	if (f2_likely(f2_load_relaxed(&f2_su_state) == F2_SU_ON)) {
 		if (f2_likely(f2_su_release(w, size, F2_MX_HELD)))
 			return 0;
-	} else if (size == F2_SIZE_U8) {
-		uint8_t e = F2_MX_HELD;
-		/* release: pairs with the acquire CAS of the next owner */
-		if (f2_likely(f2_cas_release((uint8_t *)w, &e, F2_MX_UNLOCKED)))
-			return 0;
 	} else {
-		uint32_t e = F2_MX_HELD;
+		unsigned e = F2_MX_HELD;
 		/* release: pairs with the acquire CAS of the next owner */
-		if (f2_likely(f2_cas_release((uint32_t *)w, &e, F2_MX_UNLOCKED)))
+		if (f2_likely(f2_mx_cas(w, size, &e, F2_MX_UNLOCKED, memory_order_release)))
 			return 0;
 	}
 	return f2_mx_unlock_slow(w, size);

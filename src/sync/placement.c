@@ -65,6 +65,7 @@
 #include "../futex2/bound.h"
 #include "../internal/atomic.h"
 #include "../internal/die.h"
+#include "../internal/pair_node.h"
 
 enum place_mode { PLACE_AUTO, PLACE_OFF, PLACE_FIXED };
 
@@ -295,48 +296,6 @@ int f2_place_node(void)
 	return place_node(decided());
 }
 
-/* The node half of a pair sits right after the word, with the word's size. */
-static int pair_node_load(void *pair, unsigned size)
-{
-	char *p = (char *)pair + (1u << size);
-
-	switch (size) {
-	case F2_SIZE_U8:  return f2_load_acquire((int8_t *)p);  /* pairs with the CAS in pair_node_set */
-	case F2_SIZE_U16: return f2_load_acquire((int16_t *)p); /* pairs with the CAS in pair_node_set */
-	case F2_SIZE_U32: return f2_load_acquire((int32_t *)p); /* pairs with the CAS in pair_node_set */
-	default:          return (int)f2_load_acquire((int64_t *)p); /* pairs with the CAS in pair_node_set */
-	}
-}
-
-/* Replaces F2_NODE_AUTO by node; returns the node the pair ends up with. */
-static int pair_node_set(void *pair, unsigned size, int node)
-{
-	char *p = (char *)pair + (1u << size);
-
-	switch (size) {
-	case F2_SIZE_U8: {
-		int8_t e = F2_NODE_AUTO;
-		/* acq_rel: pairs with the acquire in pair_node_load */
-		return f2_cas_acq_rel((int8_t *)p, &e, (int8_t)node) ? node : e;
-	}
-	case F2_SIZE_U16: {
-		int16_t e = F2_NODE_AUTO;
-		/* acq_rel: pairs with the acquire in pair_node_load */
-		return f2_cas_acq_rel((int16_t *)p, &e, (int16_t)node) ? node : e;
-	}
-	case F2_SIZE_U32: {
-		int32_t e = F2_NODE_AUTO;
-		/* acq_rel: pairs with the acquire in pair_node_load */
-		return f2_cas_acq_rel((int32_t *)p, &e, (int32_t)node) ? node : e;
-	}
-	default: {
-		int64_t e = F2_NODE_AUTO;
-		/* acq_rel: pairs with the acquire in pair_node_load */
-		return f2_cas_acq_rel((int64_t *)p, &e, (int64_t)node) ? node : (int)e;
-	}
-	}
-}
-
 unsigned f2_pair_flags(void *pair, unsigned size)
 {
 	unsigned flags = F2_PRIVATE | size;
@@ -344,7 +303,7 @@ unsigned f2_pair_flags(void *pair, unsigned size)
 
 	uint64_t d;
 
-	node = pair_node_load(pair, size);
+	node = (int)f2_pair_node_load(pair, size); /* pair_node.h */
 	if (node == F2_NODE_SHARED)
 		return size;
 	d = decided();
@@ -357,7 +316,7 @@ unsigned f2_pair_flags(void *pair, unsigned size)
 		 * node is recorded, so every thread derives the same flags. */
 		if (want < 0 || (size == F2_SIZE_U8 && want > INT8_MAX))
 			want = 0;
-		node = pair_node_set(pair, size, want);
+		node = (int)f2_pair_node_publish(pair, size, want);
 	}
 	flags |= F2_NUMA;
 	return f2_node_valid(flags, node) ? flags : (flags & ~F2_NUMA);

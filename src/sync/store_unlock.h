@@ -7,7 +7,7 @@
  * the owner instead runs, as a restartable sequence (rseq(2)):
  *     if (word != HELD) take the RMW path;  word = 0;   (the store commits)
  * and the other side of the race pays: a waiter that moves the word away from
- * exactly HELD (setting PARKED or STARVE) also sets CONTENDED (the word is
+ * exactly HELD (setting PARKED or STARVE) also sets RMW_UNLOCK (the word is
  * never exactly HELD again, so this happens once per mutex) and then calls
  * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ), which restarts every
  * rseq critical section running or preempted in this process. So the owner
@@ -20,7 +20,7 @@
  * Used only where the kernel and libc give rseq and membarrier-rseq (Linux
  * 5.10+, glibc 2.35+, which registers rseq for every thread), for private
  * mutexes (membarrier reaches only this process: a process-shared mutex is
- * CONTENDED from its initialisation), for both mutex widths (f2_mutex_t and
+ * RMW_UNLOCK from its initialisation), for both mutex widths (f2_mutex_t and
  * f2_mutex8_t), and on x86-64 (the abort handler and descriptor are per
  * architecture; elsewhere the RMW unlock is used).
  * Disabled under ThreadSanitizer, which cannot see a store made in assembly,

@@ -47,10 +47,13 @@ struct f2_tuning {
 	int requeue;          /* condvar broadcast requeues (1) or wakes all (0) */
 };
 f2_hidden const struct f2_tuning *f2_tuning(void);
-/* Replaces all three knobs; EINVAL (nothing changed) if spin > 1e6,
- * handoff_ns > 60 s or requeue is not 0 or 1. Readers load each field with
- * f2_load_relaxed: the knobs are independent hints. */
-f2_hidden int f2_tuning_set(const struct f2_tuning *t);
+#ifdef F2SYNC_TEST_HOOKS
+/* Test build only (../internal/test_hooks.h): replaces all three knobs;
+ * EINVAL (nothing changed) if spin > 1e6, handoff_ns > 60 s or requeue is not
+ * 0 or 1. Readers load each field with f2_load_relaxed: the knobs are
+ * independent hints. */
+f2_hidden int f2_test_tuning_replace(const struct f2_tuning *t);
+#endif
 
 /* park.c -------------------------------------------------------------------
  * f2_futex_wait wrapped in the runtime's park hooks (runtime.h). Every place

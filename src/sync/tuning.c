@@ -11,8 +11,9 @@
  * constructor ran (a lock taken by another library's constructor), the
  * defaults apply; a variable that is set then wins over a knob set in code
  * that early.
- * f2_tuning_set() changes them from code, and f2_tune_set()/f2_tune_get()
- * (runtime.h, the embedding API) one knob at a time; the fields
+ * f2_tune_set()/f2_tune_get() (runtime.h, the embedding API) change them
+ * from code one knob at a time, and the test build's f2_test_tuning_replace() all
+ * three at once (../internal/test_hooks.h); the fields
  * are written and read with relaxed atomics, so a change made while locks are
  * in use is safe and takes effect at each lock's next slow path.
  *
@@ -76,7 +77,8 @@ const struct f2_tuning *f2_tuning(void)
 	return &tuning;
 }
 
-int f2_tuning_set(const struct f2_tuning *t)
+#ifdef F2SYNC_TEST_HOOKS
+int f2_test_tuning_replace(const struct f2_tuning *t)
 {
 	if (!t || t->spin > SPIN_MAX || t->handoff_ns > HANDOFF_NS_MAX ||
 	    (t->requeue != 0 && t->requeue != 1))
@@ -86,6 +88,7 @@ int f2_tuning_set(const struct f2_tuning *t)
 	f2_store_relaxed(&tuning.requeue, t->requeue);      /* independent knobs: no ordering needed */
 	return 0;
 }
+#endif
 
 /* The embedding API: one knob per call, so two runtimes' threads setting
  * different knobs at once never undo each other (no read-modify-write of the

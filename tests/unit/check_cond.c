@@ -302,7 +302,7 @@ static void broadcast_wakes_all(int idx, int requeue)
 	struct crowd_arg args[MAXW];
 	pthread_t t[MAXW];
 
-	ck_assert_int_eq(f2_tuning_set(&want), 0);
+	ck_assert_int_eq(f2_test_tuning_replace(&want), 0);
 	memset(&w, 0, sizeof(w));
 	w.o = o;
 	w.c = cv_new(o);

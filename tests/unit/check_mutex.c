@@ -320,7 +320,7 @@ START_TEST(handoff_path)
 	struct counter c = { o, mx_new(o), 5000, 0 };
 	pthread_t t[8];
 
-	ck_assert_int_eq(f2_tuning_set(&fifo), 0);
+	ck_assert_int_eq(f2_test_tuning_replace(&fifo), 0);
 	for (int i = 0; i < 8; i++)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, count_loop, &c), 0);
 	for (int i = 0; i < 8; i++)
@@ -336,9 +336,9 @@ START_TEST(tuning_setter_rejects_bad_values)
 	struct f2_tuning bad_spin = { 2000000, 1000, 1 }, bad_rq = { 10, 1000, 2 };
 	const struct f2_tuning *t = f2_tuning();
 	unsigned spin = t->spin;
-	ck_assert_int_eq(f2_tuning_set(NULL), EINVAL);
-	ck_assert_int_eq(f2_tuning_set(&bad_spin), EINVAL);
-	ck_assert_int_eq(f2_tuning_set(&bad_rq), EINVAL);
+	ck_assert_int_eq(f2_test_tuning_replace(NULL), EINVAL);
+	ck_assert_int_eq(f2_test_tuning_replace(&bad_spin), EINVAL);
+	ck_assert_int_eq(f2_test_tuning_replace(&bad_rq), EINVAL);
 	ck_assert_uint_eq(f2_tuning()->spin, spin);
 }
 END_TEST
@@ -500,7 +500,7 @@ START_TEST(fork_orphaned_reservation)
 	pthread_t pt;
 	int st;
 
-	ck_assert_int_eq(f2_tuning_set(&zero), 0);
+	ck_assert_int_eq(f2_test_tuning_replace(&zero), 0);
 	ck_assert_int_eq(o->lock(ps.m), 0);
 	ck_assert_int_eq(starve_on(&ps, &pt, 0), 0); /* HELD|PARKED|STARVE */
 	pid_t pid = fork();
@@ -511,7 +511,7 @@ START_TEST(fork_orphaned_reservation)
 	ck_assert_int_eq(o->unlock(ps.m), 0); /* the parent's starver takes its turn */
 	ck_assert_int_eq(pthread_join(pt, NULL), 0);
 	ck_assert_int_eq(ps.rc, 0);
-	ck_assert_int_eq(f2_tuning_set(&saved), 0);
+	ck_assert_int_eq(f2_test_tuning_replace(&saved), 0);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		      "%s: child status %#x (exit 4: the orphaned turn blocked the lock)", o->name, st);
 	free(ps.m);

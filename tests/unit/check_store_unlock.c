@@ -1,5 +1,5 @@
 /* Store unlock (src/sync/store_unlock.h): the uncontended mutex release
- * by a plain store inside an rseq critical section, and the CONTENDED bit that
+ * by a plain store inside an rseq critical section, and the RMW_UNLOCK bit that
  * turns it off while a mutex has waiters. The race it must win is the one
  * between an owner that has read "exactly HELD" and a waiter that marks the
  * word PARKED and goes to sleep: a lost wakeup there hangs race_with_marking.
@@ -139,7 +139,7 @@ START_TEST(race_with_marking)
 }
 END_TEST
 
-/* A mutex that had a waiter keeps CONTENDED (its unlock is the RMW one) until
+/* A mutex that had a waiter keeps RMW_UNLOCK (its unlock is the RMW one) until
  * a run of quiet unlocks drops it; without store unlock the bit never shows. */
 START_TEST(contended_bit_lifecycle)
 {
@@ -164,7 +164,7 @@ START_TEST(contended_bit_lifecycle)
 		sched_yield();
 	atomic_store(&r.m, RACE_END);
 	pthread_join(t, NULL);
-	ck_assert_uint_eq(word_of(w, m), f2_su_state == F2_SU_ON ? F2_MX_CONTENDED : F2_MX_UNLOCKED);
+	ck_assert_uint_eq(word_of(w, m), f2_su_state == F2_SU_ON ? F2_MX_RMW_UNLOCK : F2_MX_UNLOCKED);
 
 	for (n = 0; n < 64 && word_of(w, m) != F2_MX_UNLOCKED; n++) {
 		ck_assert_int_eq(w->lock(m), 0);
@@ -181,7 +181,7 @@ START_TEST(contended_bit_lifecycle)
 END_TEST
 
 /* Many threads over a few mutexes, with the spin budget at zero so that
- * marking happens all the time; quiet unlocks drop CONTENDED now and then, so
+ * marking happens all the time; quiet unlocks drop RMW_UNLOCK now and then, so
  * the store-unlock state and the fence keep coming back: the counts must add
  * up and every mutex must end free. */
 struct herd {
@@ -229,24 +229,24 @@ START_TEST(herd_over_few_mutexes)
 	}
 	ck_assert_int_eq(h.count[0] + h.count[1] + h.count[2] + h.count[3], total);
 	for (int k = 0; k < 4; k++) {
-		ck_assert_uint_eq(word_of(h.w, h.m[k]) & ~F2_MX_CONTENDED, F2_MX_UNLOCKED);
+		ck_assert_uint_eq(word_of(h.w, h.m[k]) & ~F2_MX_RMW_UNLOCK, F2_MX_UNLOCKED);
 		free(h.m[k]);
 	}
 }
 END_TEST
 
 /* The pthread shim's process-shared mutex: node F2_NODE_SHARED, initialised
- * CONTENDED, must never decay to the store unlock (another process's waiter
+ * RMW_UNLOCK, must never decay to the store unlock (another process's waiter
  * could not fence this one). */
 START_TEST(shared_mutex_stays_contended)
 {
-	f2_mutex_t m = { F2_MX_CONTENDED, F2_NODE_SHARED };
+	f2_mutex_t m = { F2_MX_RMW_UNLOCK, F2_NODE_SHARED };
 
 	for (int i = 0; i < 1000; i++) {
 		ck_assert_int_eq(f2_mutex_lock(&m), 0);
-		ck_assert_uint_eq(m.word, F2_MX_CONTENDED | F2_MX_HELD);
+		ck_assert_uint_eq(m.word, F2_MX_RMW_UNLOCK | F2_MX_HELD);
 		ck_assert_int_eq(f2_mutex_unlock(&m), 0);
-		ck_assert_uint_eq(m.word, F2_MX_CONTENDED);
+		ck_assert_uint_eq(m.word, F2_MX_RMW_UNLOCK);
 	}
 	ck_assert_int_eq(f2_mutex_unlock(&m), EPERM);
 }
@@ -453,7 +453,7 @@ static void sc_child(const struct width *w, int err)
 	if (s.count[0] + s.count[1] + s.count[2] + s.count[3] != total)
 		_exit(15);
 	for (int k = 0; k < SC_MUTEXES; k++)
-		if ((word_of(w, s.m[k]) & ~F2_MX_CONTENDED) != F2_MX_UNLOCKED)
+		if ((word_of(w, s.m[k]) & ~F2_MX_RMW_UNLOCK) != F2_MX_UNLOCKED)
 			_exit(16);
 	/* one mark of an exactly-HELD word after the loss: its fence fails, the
 	 * state turns LOST (if store unlock was on) and nothing aborts */

@@ -16,7 +16,11 @@
 
 #include "f2sync/futex2.h"
 
-/* Hidden statistics of the library (linked statically into the tests). */
+/* Hidden statistics of the library's test build (f2sync_test, linked
+ * statically into the tests; src/internal/test_hooks.h). */
+#ifndef F2SYNC_TEST_HOOKS
+#error "sync_test.h needs the test build of the library (f2sync_test)"
+#endif
 extern uint64_t f2_mx_handoffs;
 extern uint64_t f2_cv_requeued;
 /* Wake and requeue calls that reached a backend while f2_futex_count_wakes

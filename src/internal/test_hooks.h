@@ -1,0 +1,23 @@
+/* Counters that only the test suites read.
+ *
+ * The unit suites link f2sync_test (src/CMakeLists.txt): the library's sources
+ * compiled once more with F2SYNC_TEST_HOOKS=1. The libraries that are shipped
+ * (libf2sync.so, libf2sync.a, libf2sync-pthread.so) are built without it:
+ * there each F2_TEST_COUNT below compiles to nothing and the counters do not
+ * exist, so no lock path carries a statistic that nobody reads.
+ * The hooks: f2_mx_handoffs (mutex_core.c), f2_cv_requeued (cond.c), the
+ * wake count f2_futex_wakes (futex2_impl.h, kernel.c, emulate.c) and
+ * f2_test_tuning_replace (tuning.c). Tests include tests/unit/sync_test.h for them. */
+#ifndef F2_INTERNAL_TEST_HOOKS_H
+#define F2_INTERNAL_TEST_HOOKS_H
+
+#include "atomic.h"
+
+#ifdef F2SYNC_TEST_HOOKS
+/* relaxed: a statistic, read by the test once the counted calls are over */
+#define F2_TEST_COUNT(counter, n) f2_add_relaxed(&(counter), (n))
+#else
+#define F2_TEST_COUNT(counter, n) ((void)0)
+#endif
+
+#endif
