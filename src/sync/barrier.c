@@ -9,6 +9,7 @@
  *   DEAD     bit 31     destroyed: wait and destroy return EINVAL
  * The join word f2_barrier_t.joined (plain private u32, no NUMA pair):
  *   JOINED   bits 0-28  arrivals that have pushed their waiter node
+ *   BACKOFF  bits 29-30 rounds left without spinning (set by the reset)
  *   LPARKED  bit 31     the last arrival may be parked waiting for JOINED
  * f2_barrier_t.head: the round's waiter nodes (struct waiter, each on the
  * stack of its thread), a push-only list until the last arrival takes it.
@@ -33,8 +34,11 @@
  *           wakes it if some waiter had parked, and returns
  *           F2_BARRIER_SERIAL_THREAD.
  * Every wait parks on a futex word whose waker is named; a spin before a park
- * happens only when count <= the online CPUs (F2_BARRIER_SPIN in count), and
- * is bounded in time (spin_ns()).
+ * happens only when count <= the online CPUs (C_SPIN in count), is bounded
+ * in time (spin_ns()), and backs off: a round in which a waiter gave up
+ * spinning before the last arrival came makes the next BACKOFF_ROUNDS rounds
+ * park at once (the awaited threads are not getting a CPU), then one spins
+ * again to probe.
  *
  * destroy sees a round in progress as ARRIVED > 0: EBUSY from the first
  * arrival until the last thread resets the word. Threads that wait on their
@@ -56,6 +60,8 @@ enum {
 	B_PARKED   = 1u << 30,
 	B_DEAD     = 1u << 31,
 	J_JOINED   = 0x1fffffffu,
+	J_BACKOFF  = 3u << 29,
+	J_BACKOFF1 = 1u << 29,
 	J_LPARKED  = 1u << 31,
 	C_COUNT    = 0x1fffffffu, /* f2_barrier_t.count: threads per round */
 	C_SPIN     = 1u << 31,    /* f2_barrier_t.count: waiters spin before parking */
@@ -66,6 +72,7 @@ enum {
 _Static_assert(B_ARRIVED == F2_BARRIER_MAX && C_COUNT == F2_BARRIER_MAX, "fields hold count");
 
 #define MASK_ALL 1u
+#define BACKOFF_ROUNDS 3u /* J_BACKOFF's largest value */
 /* joined and the release slots: process-private, no NUMA pair, so a wake on
  * them reads no memory (a late wake is only a spurious wakeup). */
 #define PLAIN_FLAGS (F2_PRIVATE | F2_SIZE_U32)
@@ -133,9 +140,34 @@ static void park(uint32_t *word, uint32_t v, uint32_t parked, unsigned flags)
 		sched_yield(); /* no backend parks this word: poll, slower but correct */
 }
 
-static uint64_t spin_of(uint32_t count)
+/* The spin budget of this round: none unless the threads fit the CPUs and
+ * no backoff is running. Read after the arrival (acquire), so it is the
+ * value the previous round's reset stored. */
+static uint64_t spin_of(const f2_barrier_t *b, uint32_t count)
 {
-	return (count & C_SPIN) ? spin_ns() : 0;
+	if (!(count & C_SPIN))
+		return 0;
+	/* relaxed: ordered by the acquire arrive CAS (the reset stored it before its release) */
+	return (f2_load_relaxed(&b->joined) & J_BACKOFF) ? 0 : spin_ns();
+}
+
+/* The backoff of the next round. A waiter that is parked already when the
+ * last arrival comes gave up its spin before the round ended: then the
+ * threads are not all running (other jobs hold the CPUs), and spinning only
+ * takes CPU from the threads being waited for. The nodes are alive: nobody
+ * is released yet. */
+static uint32_t next_backoff(uint32_t joined, uint32_t count, const struct waiter *w)
+{
+	uint32_t left = joined & J_BACKOFF;
+
+	if (left)
+		return left - J_BACKOFF1;
+	if (!(count & C_SPIN))
+		return 0;
+	for (; w; w = w->next)
+		if (f2_load_relaxed(&w->word) == N_PARKED) /* a hint, no data */
+			return J_BACKOFF;
+	return 0;
 }
 
 /* Arrival: returns this thread's position in the round, or -1 if dead. */
@@ -192,14 +224,15 @@ static void wait_joined(f2_barrier_t *b, uint32_t count, uint64_t spin)
 
 /* The barrier back to an empty round; returns the round's waiters. After
  * this, the last arrival touches nothing of the barrier. */
-static struct waiter *reset(f2_barrier_t *b)
+static struct waiter *reset(f2_barrier_t *b, uint32_t count)
 {
 	/* acquire: pairs with the release CAS of each push in join() (also
 	 * ordered by wait_joined's acquire); the next round's pushes follow
 	 * the seq reset below */
 	struct waiter *list = f2_xchg_acquire(&b->head, (void *)NULL);
+	uint32_t joined = f2_load_relaxed(&b->joined); /* ours alone now: every join is in */
 
-	f2_store_relaxed(&b->joined, 0); /* ordered by the release exchange below */
+	f2_store_relaxed(&b->joined, next_backoff(joined, count, list)); /* ordered by the release exchange below */
 	/* release: pairs with the acquire CAS in arrive() of the next round */
 	if (f2_xchg_release(&b->seq, 0) & B_PARKED) /* b lives on: nobody is RELEASED yet */
 		f2_futex_wake(&b->seq, MASK_ALL, INT32_MAX, f2_pair_flags(&b->seq, F2_SIZE_U32));
@@ -253,13 +286,13 @@ int f2_barrier_wait(f2_barrier_t *b)
 
 	if (count == 0)
 		return EINVAL;
-	spin = spin_of(cw);
-	if ((pos = arrive(b, count, spin)) < 0)
+	if ((pos = arrive(b, count, (cw & C_SPIN) ? spin_ns() : 0)) < 0)
 		return EINVAL;
+	spin = spin_of(b, cw);
 	if ((uint32_t)pos == count - 1) {
 		uint32_t *slot = slot_of(b);
 		wait_joined(b, count, spin);
-		release(slot, reset(b));
+		release(slot, reset(b, cw));
 		return F2_BARRIER_SERIAL_THREAD;
 	}
 	struct waiter w = { NULL, N_WAITING };

@@ -211,6 +211,38 @@ START_TEST(test_no_wait_for_leavers)
 }
 END_TEST
 
+/* A round in which a waiter had parked before the last arrival came (its
+ * spin gave up) makes the next three rounds park without spinning; each
+ * reset counts that down (white-box: joined bits 29-30, barrier.md). */
+START_TEST(test_spin_backoff)
+{
+	static f2_barrier_t b;
+	struct one first = { &b, -2 };
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	CK(f2_barrier_init(&b, 2));
+	unsigned spins = b.count >> 31;               /* 2 threads fit the CPUs */
+	ck_assert_uint_eq(spins, cpus >= 2);
+	__atomic_store_n(&parks, 0, __ATOMIC_RELAXED);
+	CK(f2_set_park_hooks(count_park, NULL, NULL));
+	pthread_t t = spawn(one_wait, &first);
+	wait_parks(1);                                /* it spun, gave up, parked */
+	ck_assert_int_eq(f2_barrier_wait(&b), F2_BARRIER_SERIAL_THREAD);
+	CK(pthread_join(t, NULL));
+	CK(f2_set_park_hooks(NULL, NULL, NULL));
+	for (unsigned left = 3; ; left--) {
+		unsigned backoff = __atomic_load_n(&b.joined, __ATOMIC_ACQUIRE) >> 29 & 3;
+		ck_assert_uint_eq(backoff, spins ? left : 0);
+		if (!left)
+			break;
+		t = spawn(one_wait, &first);
+		f2_barrier_wait(&b);
+		CK(pthread_join(t, NULL));
+	}
+	CK(f2_barrier_destroy(&b));
+}
+END_TEST
+
 /* ---- free right after wait --------------------------------------------------- */
 
 struct freeing {
@@ -307,6 +339,7 @@ Suite *barrier_suite(void)
 	tcase_add_test(tc, test_init_destroy_errors);
 	tcase_add_test(tc, test_destroy_busy);
 	tcase_add_test(tc, test_no_wait_for_leavers);
+	tcase_add_test(tc, test_spin_backoff);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("rounds");
