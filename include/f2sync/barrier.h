@@ -4,8 +4,8 @@
  *
  * Self-synchronised destruction: once any wait of a round has returned, no
  * thread of that round touches the barrier again, so it may be destroyed or
- * freed right away (the threads still returning only use memory on the stack
- * of one of them).
+ * freed right away (the threads still returning only use memory on their own
+ * stacks and in the library).
  *
  * f2_barrier_init:    0, or EINVAL for count 0 or count > F2_BARRIER_MAX.
  * f2_barrier_wait:    F2_BARRIER_SERIAL_THREAD or 0; EINVAL on a barrier that
@@ -29,9 +29,9 @@ F2_EXTERN_C_BEGIN
 typedef struct f2_barrier {
 	uint32_t seq;    /* futex pair: arrivals and round state ... */
 	int32_t node;    /* ... and its NUMA node */
-	uint32_t count;  /* threads per round */
-	uint32_t spin;     /* 1: count <= online CPUs at init, waiters spin before parking */
-	void *inst;      /* the current round's instance (on its first thread's stack) */
+	uint32_t count;  /* threads per round; bit 31: count <= online CPUs at init */
+	uint32_t joined; /* arrivals of the round that have queued to wait */
+	void *head;      /* the round's waiters (nodes on their own stacks) */
 } __attribute__((aligned(8))) f2_barrier_t;
 
 F2_API int f2_barrier_init(f2_barrier_t *b, unsigned count);

@@ -1,131 +1,177 @@
 /* f2_barrier_t: a reusable barrier whose object nobody touches once a round
- * has ended, so it can be freed as soon as any wait returns; and no thread
- * ever waits for another to be scheduled except by parking.
+ * has ended, so it can be freed as soon as any wait returns; no thread waits
+ * for another to leave, and no wait needs another thread to be scheduled
+ * except by parking. docs/design/barrier.md has the proofs.
  *
  * The barrier word, a NUMA pair { f2_barrier_t.seq; node; }:
  *   ARRIVED  bits 0-28  threads that have arrived in the current round
- *   PUB      bit 29     the round's instance is published in b->inst
- *   PARKED   bit 30     threads may be parked on the word
+ *   PARKED   bit 30     next-round arrivals may be parked on the word
  *   DEAD     bit 31     destroyed: wait and destroy return EINVAL
- * The instance (struct instance, on the stack of the round's first thread,
- * its "owner"), two plain private u32 futex words, no NUMA pair (see leave()):
- *   word:  JOINED   bits 0-28  threads done with the barrier object (all but the last)
- *          RELEASED bit 29     the round has ended
- *          PARKED   bit 30     joined threads may be parked (mask REL)
- *          LPARKED  bit 31     the last thread may be parked waiting for JOINED (mask LAST)
- *   left:  LEFT     bits 0-30  threads other than the owner done with the instance
- *          OPARKED  bit 31     the owner may be parked waiting for LEFT == count - 1
+ * The join word f2_barrier_t.joined (plain private u32, no NUMA pair):
+ *   JOINED   bits 0-28  arrivals that have pushed their waiter node
+ *   BACKOFF  bits 29-30 rounds left without spinning (set by the reset)
+ *   LPARKED  bit 31     the last arrival may be parked waiting for JOINED
+ * f2_barrier_t.head: the round's waiter nodes (struct waiter, each on the
+ * stack of its thread), a push-only list until the last arrival takes it.
+ * A waiter node's word (plain private u32, never a futex word):
+ *   WAITING  0          the round has not ended for this thread
+ *   RELEASED 1          the round has ended: the thread may return
+ *   NPARKED  2          the thread may be parked on its release slot
+ * A release slot (relslot[], static, never freed; plain private u32): a
+ * counter bumped by every release that found a parked waiter of a barrier
+ * hashed to it. Waiters park on it, never on memory of the barrier.
  *
  * A round, for count threads:
- *   arrive   CAS ARRIVED + 1 while ARRIVED < count (a thread of the next round
- *            that finds ARRIVED == count parks until the reset).
- *   owner    (ARRIVED 0 -> 1) builds the instance, stores b->inst, sets PUB
- *            and wakes the parked; joins; parks until LEFT == count - 1.
- *   middle   waits for PUB, reads b->inst, joins: JOINED + 1 (its last access
- *            to the barrier object in this round); parks until RELEASED.
- *   last     (ARRIVED -> count) waits for PUB and for JOINED == count - 1,
- *            resets the word (ARRIVED 0, PUB clear) and b->inst, wakes the
- *            parked, and only then sets RELEASED and wakes the instance.
- *            It returns F2_BARRIER_SERIAL_THREAD.
- *   leave    every thread but the owner adds 1 to LEFT after its last access
- *            to the instance; the one that completes LEFT wakes the owner.
- * Every wait above parks on a futex word whose waker is named, so a waiter
- * never needs to be scheduled before the thread it waits for can proceed
- * (SCHED_FIFO: a waiter that spun or yielded on the CPU of a lower-priority
- * thread would starve it for ever). Spinning before a park happens only when
- * count <= the online CPUs at init (b->spin); with more threads than CPUs the
- * awaited thread is likely not running and a spin only delays it.
- *
- * So every access to the barrier object of a round happens before RELEASED,
- * and no wait returns before RELEASED: freeing the barrier after a wait has
- * returned is safe. Every access to the instance happens before its thread's
- * LEFT addition, and the owner returns only after all of them; the one access
- * that may come later is the owner's wake (leave()), which passes the address
- * to the futex layer without reading it.
+ *   arrive  CAS ARRIVED + 1 while ARRIVED < count (a thread of the next round
+ *           that finds ARRIVED == count parks on seq until the reset).
+ *   waiter  (ARRIVED < count - 1 before its CAS) pushes its node onto head,
+ *           then JOINED + 1: its last access to the barrier object; then
+ *           waits for RELEASED in its own node (spin, then park on the slot).
+ *   last    (ARRIVED -> count) waits for JOINED == count - 1, takes the list
+ *           (head -> NULL), JOINED -> 0, resets seq to 0 (waking next-round
+ *           arrivals): its last access to the barrier object. Then it releases
+ *           each node (next read before the release store), bumps the slot and
+ *           wakes it if some waiter had parked, and returns
+ *           F2_BARRIER_SERIAL_THREAD.
+ * Every wait parks on a futex word whose waker is named; a spin before a park
+ * happens only when count <= the online CPUs (C_SPIN in count), is bounded
+ * in time (spin_ns()), and backs off: a round in which a waiter gave up
+ * spinning before the last arrival came makes the next BACKOFF_ROUNDS rounds
+ * park at once (the awaited threads are not getting a CPU), then one spins
+ * again to probe.
  *
  * destroy sees a round in progress as ARRIVED > 0: EBUSY from the first
- * arrival until the last thread resets the word. Threads that are still
- * returning from an ended round no longer use the object and are not seen.
+ * arrival until the last thread resets the word. Threads that wait on their
+ * nodes after the reset no longer use the object and are not seen.
  */
 #include <errno.h>
 #include <sched.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "f2sync/barrier.h"
 #include "sync_impl.h"
 #include "../internal/atomic.h"
+#include "../internal/time.h"
 
 enum {
 	B_ARRIVED  = 0x1fffffffu,
-	B_PUB      = 1u << 29,
 	B_PARKED   = 1u << 30,
 	B_DEAD     = 1u << 31,
-	I_JOINED   = 0x1fffffffu,
-	I_RELEASED = 1u << 29,
-	I_PARKED   = 1u << 30,
-	I_LPARKED  = 1u << 31,
-	L_LEFT     = 0x7fffffffu,
-	L_OPARKED  = 1u << 31,
+	J_JOINED   = 0x1fffffffu,
+	J_BACKOFF  = 3u << 29,
+	J_BACKOFF1 = 1u << 29,
+	J_LPARKED  = 1u << 31,
+	C_COUNT    = 0x1fffffffu, /* f2_barrier_t.count: threads per round */
+	C_SPIN     = 1u << 31,    /* f2_barrier_t.count: waiters spin before parking */
+	N_WAITING  = 0,
+	N_RELEASED = 1u,
+	N_PARKED   = 2u,
 };
-_Static_assert(B_ARRIVED == F2_BARRIER_MAX, "arrival field holds count");
+_Static_assert(B_ARRIVED == F2_BARRIER_MAX && C_COUNT == F2_BARRIER_MAX, "fields hold count");
 
-#define MASK_ALL  1u  /* waiters on the barrier word */
-#define MASK_REL  1u  /* instance word: joined threads waiting for RELEASED */
-#define MASK_LAST 2u  /* instance word: the last thread waiting for JOINED */
-#define MASK_OWN  1u  /* instance left: the owner waiting for LEFT */
-/* The instance words: process-private, no NUMA pair (the instance is on the
- * owner's stack, local to it; and a wake with these flags reads no memory). */
-#define INST_FLAGS (F2_PRIVATE | F2_SIZE_U32)
+#define MASK_ALL 1u
+#define BACKOFF_ROUNDS 3u /* J_BACKOFF's largest value */
+/* joined and the release slots: process-private, no NUMA pair, so a wake on
+ * them reads no memory (a late wake is only a spurious wakeup). */
+#define PLAIN_FLAGS (F2_PRIVATE | F2_SIZE_U32)
 
-struct instance {
-	uint32_t word;  /* JOINED, RELEASED, PARKED, LPARKED */
-	uint32_t left;  /* LEFT, OPARKED */
+/* A waiting thread's node, on its stack: alive until its word reads RELEASED. */
+struct waiter {
+	struct waiter *next;
+	uint32_t word;  /* WAITING, RELEASED, NPARKED */
 };
 
-/* Spins up to n rounds for *word to leave v; returns the current value. */
-static uint32_t spin_while(uint32_t *word, uint32_t v, unsigned n)
+/* Release slots: 64 cache lines, one counter each. */
+#define SLOTS 64
+static struct {
+	uint32_t v;
+	char pad[64 - sizeof(uint32_t)];
+} relslot[SLOTS] __attribute__((aligned(64)));
+
+static uint32_t *slot_of(const f2_barrier_t *b)
 {
+	uintptr_t h = (uintptr_t)b / sizeof(*b) * (uintptr_t)0x9e3779b97f4a7c15ull;
+
+	return &relslot[(h >> (sizeof(uintptr_t) * 8 - 6)) % SLOTS].v;
+}
+
+/* Spin budget in ns: the F2SYNC_SPIN knob (default 100) x 300 ns, 30 us by
+ * default. A barrier waits for the slowest arrival, and a spinner must
+ * outlast the wake-up latency of a partner it has just woken (5-10 us
+ * measured here), or two threads fall into parking in turn every round. */
+static uint64_t spin_ns(void)
+{
+	return (uint64_t)f2_load_relaxed(&f2_tuning()->spin) * 300u; /* a hint, no ordering */
+}
+
+/* Spins while *word == v, up to ns nanoseconds; returns the last value read. */
+static uint32_t spin_while(uint32_t *word, uint32_t v, uint64_t ns)
+{
+	uint64_t t0 = 0;
 	uint32_t now = v;
 
-	for (unsigned i = 0; i < n && now == v; i++) {
+	for (unsigned i = 1; ns && now == v; i++) {
 		f2_cpu_relax();
 		now = f2_load_relaxed(word); /* a hint; callers reload with acquire */
+		if (i % 64 == 0) {
+			uint64_t t = f2_now_ns(CLOCK_MONOTONIC);
+			if (!t0)
+				t0 = t;
+			else if (t - t0 >= ns)
+				break;
+		}
 	}
 	return now;
 }
 
-/* Spins (up to spin rounds), sets the parked bit in *word if it is still v,
- * then sleeps while the word holds that value. Any return means "look again". */
-static void mark_and_sleep(uint32_t *word, uint32_t v, uint32_t parked, unsigned mask,
-		 unsigned flags, unsigned spin)
+/* Sets the parked bit in *word if it still holds v, then sleeps while the
+ * word holds that value. Any return means "look again". */
+static void mark_and_sleep(uint32_t *word, uint32_t v, uint32_t parked, unsigned flags)
 {
-	if (spin && spin_while(word, v, spin) != v)
-		return;
 	if (!(v & parked)) {
 		if (!f2_cas_relaxed(word, &v, v | parked)) /* a flag for the waker, no data */
 			return;
 		v |= parked;
 	}
-	int r = f2_park(word, v, mask, flags, NULL, CLOCK_MONOTONIC);
+	int r = f2_park(word, v, MASK_ALL, flags, NULL, CLOCK_MONOTONIC);
 	if (r != 0 && r != -EAGAIN && r != -EINTR)
 		sched_yield(); /* no backend parks this word: poll, slower but correct */
 }
 
-static void wake_all(uint32_t *word, unsigned mask, unsigned flags)
+/* The spin budget of this round: none unless the threads fit the CPUs and
+ * no backoff is running. Read after the arrival (acquire), so it is the
+ * value the previous round's reset stored. */
+static uint64_t spin_of(const f2_barrier_t *b, uint32_t count)
 {
-	f2_futex_wake(word, mask, INT32_MAX, flags);
+	if (!(count & C_SPIN))
+		return 0;
+	/* relaxed: ordered by the acquire arrive CAS (the reset stored it before its release) */
+	return (f2_load_relaxed(&b->joined) & J_BACKOFF) ? 0 : spin_ns();
 }
 
-/* Spin rounds before parking for this barrier: see the block comment. */
-static unsigned spin_of(const f2_barrier_t *b)
+/* The backoff of the next round. A waiter that is parked already when the
+ * last arrival comes gave up its spin before the round ended: then the
+ * threads are not all running (other jobs hold the CPUs), and spinning only
+ * takes CPU from the threads being waited for. The nodes are alive: nobody
+ * is released yet. */
+static uint32_t next_backoff(uint32_t joined, uint32_t count, const struct waiter *w)
 {
-	/* b->spin: set by init; the tuning knob is a hint, no ordering */
-	return f2_load_relaxed(&b->spin) ? f2_load_relaxed(&f2_tuning()->spin) : 0;
+	uint32_t left = joined & J_BACKOFF;
+
+	if (left)
+		return left - J_BACKOFF1;
+	if (!(count & C_SPIN))
+		return 0;
+	for (; w; w = w->next)
+		if (f2_load_relaxed(&w->word) == N_PARKED) /* a hint, no data */
+			return J_BACKOFF;
+	return 0;
 }
 
 /* Arrival: returns this thread's position in the round, or -1 if dead. */
-static int arrive(f2_barrier_t *b, uint32_t count, unsigned spin)
+static int arrive(f2_barrier_t *b, uint32_t count, uint64_t spin)
 {
 	uint32_t v = f2_load_relaxed(&b->seq); /* a guess: the CAS that uses it orders */
 
@@ -134,7 +180,8 @@ static int arrive(f2_barrier_t *b, uint32_t count, unsigned spin)
 			return -1;
 		if ((v & B_ARRIVED) >= count) {
 			/* the previous round's last thread is still resetting */
-			mark_and_sleep(&b->seq, v, B_PARKED, MASK_ALL, f2_pair_flags(&b->seq, F2_SIZE_U32), spin);
+			if (spin_while(&b->seq, v, spin) == v)
+				mark_and_sleep(&b->seq, v, B_PARKED, f2_pair_flags(&b->seq, F2_SIZE_U32));
 			v = f2_load_relaxed(&b->seq); /* a guess: the CAS that uses it orders */
 			continue;
 		}
@@ -144,158 +191,132 @@ static int arrive(f2_barrier_t *b, uint32_t count, unsigned spin)
 	}
 }
 
-/* Publishes the owner's instance and wakes those waiting for it. */
-static void publish(f2_barrier_t *b, struct instance *in)
+/* A waiter's last access to the barrier object: push the node, count in,
+ * and wake the last arrival if it waits for us. */
+static void join(f2_barrier_t *b, struct waiter *w, uint32_t count)
 {
-	uint32_t v = f2_load_relaxed(&b->seq); /* a guess: the CAS that uses it orders */
+	void *head = f2_load_relaxed(&b->head); /* a guess: the CAS that uses it orders */
 
-	f2_store_relaxed(&b->inst, (void *)in); /* ordered by the release CAS below */
-	/* release: pairs with the acquire load in instance_of() */
-	while (!f2_cas_weak_release(&b->seq, &v, (v | B_PUB) & ~B_PARKED))
-		;
-	/* the round cannot end before the owner joins: b is still alive */
-	if (v & B_PARKED)
-		wake_all(&b->seq, MASK_ALL, f2_pair_flags(&b->seq, F2_SIZE_U32));
+	do
+		w->next = head;
+	/* release: pairs with the acquire exchange in reset() */
+	while (!f2_cas_weak_release(&b->head, &head, (void *)w));
+	/* release: pairs with the acquire load in wait_joined(); the additions
+	 * form one release sequence, so the last arrival synchronises with all */
+	uint32_t old = f2_add_release(&b->joined, 1);
+	/* The last arrival may now end the round and b be freed: this wake only
+	 * passes the address (PLAIN_FLAGS), at worst a spurious wakeup. */
+	if ((old & J_JOINED) + 1 == count - 1 && (old & J_LPARKED))
+		f2_futex_wake(&b->joined, MASK_ALL, 1, PLAIN_FLAGS);
 }
 
-static struct instance *instance_of(f2_barrier_t *b, unsigned spin)
+/* The last arrival: waits until every other arrival has joined. */
+static void wait_joined(f2_barrier_t *b, uint32_t count, uint64_t spin)
 {
 	for (;;) {
-		uint32_t v = f2_load_acquire(&b->seq); /* pairs with the release CAS in publish() */
-		if (v & B_PUB)
-			return (struct instance *)f2_load_relaxed(&b->inst); /* ordered by the acquire above */
-		mark_and_sleep(&b->seq, v, B_PARKED, MASK_ALL, f2_pair_flags(&b->seq, F2_SIZE_U32), spin);
-	}
-}
-
-/* Done with the barrier object: count in and wake the last thread if it
- * waits for us. The instance is alive: its owner waits for our leave(). */
-static void join(struct instance *in, uint32_t count)
-{
-	/* release: pairs with the acquire load of the last thread in wait_joined() */
-	uint32_t old = f2_add_release(&in->word, 1);
-
-	if ((old & I_JOINED) + 1 == count - 1 && (old & I_LPARKED))
-		f2_futex_wake(&in->word, MASK_LAST, 1, INST_FLAGS);
-}
-
-static void wait_released(struct instance *in, unsigned spin)
-{
-	for (;;) {
-		uint32_t v = f2_load_acquire(&in->word); /* pairs with the release in end_round() */
-		if (v & I_RELEASED)
+		uint32_t v = f2_load_acquire(&b->joined); /* pairs with the release in join() */
+		if ((v & J_JOINED) == count - 1)
 			return;
-		mark_and_sleep(&in->word, v, I_PARKED, MASK_REL, INST_FLAGS, spin);
+		if (spin_while(&b->joined, v, spin) == v)
+			mark_and_sleep(&b->joined, v, J_LPARKED, PLAIN_FLAGS);
 	}
 }
 
-static void wait_joined(struct instance *in, uint32_t count, unsigned spin)
+/* The barrier back to an empty round; returns the round's waiters. After
+ * this, the last arrival touches nothing of the barrier. */
+static struct waiter *reset(f2_barrier_t *b, uint32_t count)
 {
-	for (;;) {
-		uint32_t v = f2_load_acquire(&in->word); /* pairs with the release in join() */
-		if ((v & I_JOINED) == count - 1)
-			return;
-		mark_and_sleep(&in->word, v, I_LPARKED, MASK_LAST, INST_FLAGS, spin);
-	}
-}
+	/* acquire: pairs with the release CAS of each push in join() (also
+	 * ordered by wait_joined's acquire); the next round's pushes follow
+	 * the seq reset below */
+	struct waiter *list = f2_xchg_acquire(&b->head, (void *)NULL);
+	uint32_t joined = f2_load_relaxed(&b->joined); /* ours alone now: every join is in */
 
-/* The barrier word back to an empty round; wakes next-round early comers. */
-static void reset(f2_barrier_t *b)
-{
-	f2_store_relaxed(&b->inst, NULL); /* ordered by the release exchange below */
+	f2_store_relaxed(&b->joined, next_backoff(joined, count, list)); /* ordered by the release exchange below */
 	/* release: pairs with the acquire CAS in arrive() of the next round */
 	if (f2_xchg_release(&b->seq, 0) & B_PARKED) /* b lives on: nobody is RELEASED yet */
-		wake_all(&b->seq, MASK_ALL, f2_pair_flags(&b->seq, F2_SIZE_U32));
-	/* The barrier object is not touched again by this round. */
+		f2_futex_wake(&b->seq, MASK_ALL, INT32_MAX, f2_pair_flags(&b->seq, F2_SIZE_U32));
+	return list;
 }
 
-/* Last thread: end the round (its instance was published). */
-static void end_round(f2_barrier_t *b, struct instance *in, uint32_t count, unsigned spin)
+/* Ends the round for every node in list; b may be gone by now. */
+static void release(uint32_t *slot, struct waiter *w)
 {
-	wait_joined(in, count, spin);
-	reset(b);
-	/* acq_rel (release half): pairs with the acquire load in wait_released(); the instance
-	 * lives on until we leave() */
-	if (f2_or_acq_rel(&in->word, I_RELEASED) & I_PARKED)
-		wake_all(&in->word, MASK_REL, INST_FLAGS);
+	uint32_t parked = 0;
+
+	while (w) {
+		struct waiter *next = w->next; /* read before w may vanish */
+		/* release: pairs with the acquire loads in wait_released() */
+		parked |= f2_xchg_release(&w->word, N_RELEASED);
+		w = next;
+	}
+	if (parked & N_PARKED) {
+		/* release: pairs with the acquire load of the slot in wait_released() */
+		f2_add_release(slot, 1);
+		f2_futex_wake(slot, MASK_ALL, INT32_MAX, PLAIN_FLAGS);
+	}
 }
 
-/* Not the owner: our last access to the instance. The thread that completes
- * LEFT wakes the owner if it parked. After the addition the owner may return
- * and its stack frame (the instance) be reused, so the wake may land on
- * whatever lives there next: INST_FLAGS carry no NUMA pair, so the futex
- * layer only hashes the address, and the worst case is a spurious wakeup of
- * a later wait at the same address, which every wait here absorbs by looking
- * again (as the mutex unlock's wake after its store). */
-static void leave(struct instance *in, uint32_t count)
+/* Waits until the node reads RELEASED, parking on the barrier's slot. */
+static void wait_released(struct waiter *w, uint32_t *slot, uint64_t spin)
 {
-	/* release: pairs with the acquire load in owner_exit() */
-	uint32_t old = f2_add_release(&in->left, 1);
-
-	if ((old & L_LEFT) + 1 == count - 1 && (old & L_OPARKED))
-		f2_futex_wake(&in->left, MASK_OWN, 1, INST_FLAGS);
-}
-
-/* The owner: the instance may go once every other thread has left it. */
-static void owner_exit(struct instance *in, uint32_t count, unsigned spin)
-{
+	spin_while(&w->word, N_WAITING, spin);
 	for (;;) {
-		uint32_t v = f2_load_acquire(&in->left); /* pairs with the release in leave() */
-		if ((v & L_LEFT) == count - 1)
+		/* acquire: pairs with the release add in release(); a waiter that
+		 * reads the bump reads RELEASED in its node below */
+		uint32_t g = f2_load_acquire(slot);
+		uint32_t v = f2_load_acquire(&w->word); /* pairs with the release xchg in release() */
+		if (v == N_RELEASED)
 			return;
-		mark_and_sleep(&in->left, v, L_OPARKED, MASK_OWN, INST_FLAGS, spin);
+		/* a flag for the releaser, no data; on failure v is RELEASED: look again */
+		if (v == N_WAITING && !f2_cas_relaxed(&w->word, &v, N_PARKED))
+			continue;
+		int r = f2_park(slot, g, MASK_ALL, PLAIN_FLAGS, NULL, CLOCK_MONOTONIC);
+		if (r != 0 && r != -EAGAIN && r != -EINTR)
+			sched_yield(); /* no backend parks this word: poll, slower but correct */
 	}
 }
 
 int f2_barrier_wait(f2_barrier_t *b)
 {
-	uint32_t count = f2_load_relaxed(&b->count); /* set by init, before any wait */
-	unsigned spin;
+	uint32_t cw = f2_load_relaxed(&b->count); /* set by init, before any wait */
+	uint32_t count = cw & C_COUNT;
+	uint64_t spin;
 	int pos;
 
-	if (count == 0 || count > F2_BARRIER_MAX)
+	if (count == 0)
 		return EINVAL;
-	spin = spin_of(b);
-	if ((pos = arrive(b, count, spin)) < 0)
+	if ((pos = arrive(b, count, (cw & C_SPIN) ? spin_ns() : 0)) < 0)
 		return EINVAL;
-	if (count == 1) {
-		reset(b);
-		return F2_BARRIER_SERIAL_THREAD;
-	}
-	if (pos == 0) {
-		struct instance in = { 0, 0 };
-		publish(b, &in);
-		join(&in, count);
-		owner_exit(&in, count, spin);
-		return 0;
-	}
-	struct instance *in = instance_of(b, spin);
+	spin = spin_of(b, cw);
 	if ((uint32_t)pos == count - 1) {
-		end_round(b, in, count, spin);
-		leave(in, count);
+		uint32_t *slot = slot_of(b);
+		wait_joined(b, count, spin);
+		release(slot, reset(b, cw));
 		return F2_BARRIER_SERIAL_THREAD;
 	}
-	join(in, count);
-	wait_released(in, spin);
-	leave(in, count);
+	struct waiter w = { NULL, N_WAITING };
+	uint32_t *slot = slot_of(b);
+	join(b, &w, count);
+	wait_released(&w, slot, spin);
 	return 0;
 }
 
-/* 1 if count threads can all run at once: spinning may then pay. */
+/* C_SPIN if count threads can all run at once: spinning may then pay. */
 static uint32_t may_spin(unsigned count)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
-	return cpus > 0 && (unsigned long)count <= (unsigned long)cpus;
+	return cpus > 0 && (unsigned long)count <= (unsigned long)cpus ? C_SPIN : 0;
 }
 
 int f2_barrier_init(f2_barrier_t *b, unsigned count)
 {
 	if (count == 0 || count > F2_BARRIER_MAX)
 		return EINVAL;
-	b->count = count;
-	b->spin = may_spin(count);
-	b->inst = NULL;
+	b->count = count | may_spin(count);
+	b->joined = 0;
+	b->head = NULL;
 	b->node = F2_NODE_AUTO;
 	f2_store_relaxed(&b->seq, 0); /* init happens before any use (thread start, a lock) */
 	return 0;
@@ -303,7 +324,7 @@ int f2_barrier_init(f2_barrier_t *b, unsigned count)
 
 int f2_barrier_destroy(f2_barrier_t *b)
 {
-	uint32_t count = f2_load_relaxed(&b->count); /* set by init; no ordering needed */
+	uint32_t count = f2_load_relaxed(&b->count) & C_COUNT; /* set by init; no ordering needed */
 	uint32_t v = f2_load_relaxed(&b->seq); /* a guess: the CAS that uses it orders */
 
 	for (;;) {

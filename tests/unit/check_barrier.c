@@ -1,6 +1,7 @@
 /* f2_barrier_t: error codes, one serial thread per round, rounds really
  * separate the threads, reuse at once, EBUSY while a round is in progress,
- * destroy and free right after wait returns (ASan). */
+ * destroy and free right after wait returns (ASan), nobody waits for a
+ * released thread to leave. */
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "f2sync/barrier.h"
+#include "f2sync/runtime.h"
 #include "common/testutil.h"
 #include "common/fifo_pair.h"
 
@@ -41,10 +43,10 @@ START_TEST(test_init_destroy_errors)
 	/* white-box: waiters spin only when the threads fit the online CPUs */
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	CK(f2_barrier_init(&b, (unsigned)cpus + 1));
-	ck_assert_uint_eq(b.spin, 0);
+	ck_assert_uint_eq(b.count >> 31, 0); /* bit 31: waiters spin */
 	CK(f2_barrier_destroy(&b));
 	CK(f2_barrier_init(&b, (unsigned)cpus));
-	ck_assert_uint_eq(b.spin, 1);
+	ck_assert_uint_eq(b.count >> 31, 1);
 	CK(f2_barrier_destroy(&b));
 	CK(f2_barrier_init(&b, 1));                       /* re-init */
 	for (int i = 0; i < 1000; i++)
@@ -138,6 +140,105 @@ START_TEST(test_destroy_busy)
 	int mine = f2_barrier_wait(&b); /* the barrier still works */
 	CK(pthread_join(t, NULL));
 	ck_assert_int_eq(mine + w.ret, F2_BARRIER_SERIAL_THREAD);
+	CK(f2_barrier_destroy(&b));
+}
+END_TEST
+
+/* ---- nobody waits for the others to leave --------------------------------- */
+
+/* A thread released from its park is stalled (in the runtime's after-park
+ * hook) before it leaves the wait: every other thread of the round, the first
+ * arrival included, must still return. The old design made the first arrival
+ * wait until every other thread had left the round's state on its stack. */
+static _Thread_local int stall_me;
+static long parks;            /* atomic: parks begun */
+static int stall_go;          /* atomic: lets the stalled thread go on */
+
+static void count_park(void *arg)
+{
+	(void)arg;
+	__atomic_add_fetch(&parks, 1, __ATOMIC_RELEASE);
+}
+
+static void stall_after_park(void *arg)
+{
+	(void)arg;
+	while (stall_me && !__atomic_load_n(&stall_go, __ATOMIC_ACQUIRE))
+		usleep(1000);
+}
+
+static void *stalled_wait(void *p)
+{
+	struct one *w = p;
+	stall_me = 1;
+	w->ret = f2_barrier_wait(w->b);
+	return NULL;
+}
+
+static void wait_parks(long n)
+{
+	while (__atomic_load_n(&parks, __ATOMIC_ACQUIRE) < n)
+		usleep(1000);
+	usleep(20000); /* let the parker reach its futex wait (a wake before it is absorbed too) */
+}
+
+START_TEST(test_no_wait_for_leavers)
+{
+	static f2_barrier_t b;
+	struct one first = { &b, -2 }, stalled = { &b, -2 };
+
+	CK(f2_barrier_init(&b, 3));
+	__atomic_store_n(&parks, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&stall_go, 0, __ATOMIC_RELAXED);
+	CK(f2_set_park_hooks(count_park, stall_after_park, NULL));
+	pthread_t t1 = spawn(one_wait, &first);      /* the first arrival */
+	wait_parks(1);
+	pthread_t t2 = spawn(stalled_wait, &stalled);
+	wait_parks(2);
+	int mine = f2_barrier_wait(&b);              /* the last arrival */
+	ck_assert_int_eq(mine, F2_BARRIER_SERIAL_THREAD);
+	struct timespec limit;
+	clock_gettime(CLOCK_REALTIME, &limit);
+	limit.tv_sec += 20;
+	ck_assert_msg(pthread_timedjoin_np(t1, NULL, &limit) == 0,
+		      "the first arrival waits for a released thread to leave");
+	ck_assert_int_eq(first.ret, 0);
+	CK(f2_barrier_destroy(&b));                   /* nobody uses it any more */
+	__atomic_store_n(&stall_go, 1, __ATOMIC_RELEASE);
+	CK(pthread_join(t2, NULL));
+	ck_assert_int_eq(stalled.ret, 0);
+	CK(f2_set_park_hooks(NULL, NULL, NULL));
+}
+END_TEST
+
+/* A round in which a waiter had parked before the last arrival came (its
+ * spin gave up) makes the next three rounds park without spinning; each
+ * reset counts that down (white-box: joined bits 29-30, barrier.md). */
+START_TEST(test_spin_backoff)
+{
+	static f2_barrier_t b;
+	struct one first = { &b, -2 };
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	CK(f2_barrier_init(&b, 2));
+	unsigned spins = b.count >> 31;               /* 2 threads fit the CPUs */
+	ck_assert_uint_eq(spins, cpus >= 2);
+	__atomic_store_n(&parks, 0, __ATOMIC_RELAXED);
+	CK(f2_set_park_hooks(count_park, NULL, NULL));
+	pthread_t t = spawn(one_wait, &first);
+	wait_parks(1);                                /* it spun, gave up, parked */
+	ck_assert_int_eq(f2_barrier_wait(&b), F2_BARRIER_SERIAL_THREAD);
+	CK(pthread_join(t, NULL));
+	CK(f2_set_park_hooks(NULL, NULL, NULL));
+	for (unsigned left = 3; ; left--) {
+		unsigned backoff = __atomic_load_n(&b.joined, __ATOMIC_ACQUIRE) >> 29 & 3;
+		ck_assert_uint_eq(backoff, spins ? left : 0);
+		if (!left)
+			break;
+		t = spawn(one_wait, &first);
+		f2_barrier_wait(&b);
+		CK(pthread_join(t, NULL));
+	}
 	CK(f2_barrier_destroy(&b));
 }
 END_TEST
@@ -237,6 +338,8 @@ Suite *barrier_suite(void)
 	TCase *tc = tcase_create("contract");
 	tcase_add_test(tc, test_init_destroy_errors);
 	tcase_add_test(tc, test_destroy_busy);
+	tcase_add_test(tc, test_no_wait_for_leavers);
+	tcase_add_test(tc, test_spin_backoff);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("rounds");
