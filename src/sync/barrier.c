@@ -108,7 +108,7 @@ static void park(uint32_t *word, uint32_t v, uint32_t parked, unsigned mask,
 		v |= parked;
 	}
 	int r = f2_park(word, v, mask, flags, NULL, CLOCK_MONOTONIC);
-	if (r != 0 && r != -EAGAIN && r != -EINTR)
+	if (r != 0 && r != -EAGAIN)
 		sched_yield(); /* no backend parks this word: poll, slower but correct */
 }
 
