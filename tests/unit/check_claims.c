@@ -164,7 +164,8 @@ static int rwlock_cycle(void *arg)
 	return r;
 }
 
-/* rwlock.md: uncontended read and write locking makes no system call. */
+/* The rwlock's uncontended paths (rwlock.md, "Who may take the lock": one
+ * CAS each; design.md section 4) make no system call. */
 START_TEST(uncontended_rwlock_no_syscall)
 {
 	f2_rwlock_t rw = F2_RWLOCK_INITIALIZER;
@@ -259,6 +260,38 @@ START_TEST(wake_plain_word_touches_nothing)
 }
 END_TEST
 
+/* ---- api.md f2_set_park_hooks: "never on a fast path" ------------------ */
+
+static int hook_calls;
+static void hook(void *arg)
+{
+	(void)arg;
+	__atomic_add_fetch(&hook_calls, 1, __ATOMIC_RELAXED);
+}
+
+START_TEST(park_hooks_not_on_fast_path)
+{
+	f2_mutex_t m = F2_MUTEX_INITIALIZER;
+	f2_mutex8_t m8 = F2_MUTEX8_INITIALIZER;
+	f2_rwlock_t rw = F2_RWLOCK_INITIALIZER;
+	struct cv x = { F2_COND_INITIALIZER, F2_COND64_INITIALIZER, F2_MUTEX_INITIALIZER };
+
+	ck_assert_int_eq(f2_set_park_hooks(hook, hook, NULL), 0);
+	ck_assert_int_eq(mutex_cycle(&m), 0);
+	ck_assert_int_eq(mutex8_cycle(&m8), 0);
+	ck_assert_int_eq(rwlock_cycle(&rw), 0);
+	ck_assert_int_eq(cond_idle(&x), 0);
+	ck_assert_int_eq(__atomic_load_n(&hook_calls, __ATOMIC_RELAXED), 0);
+	/* the hooks are in place: a lock that has to wait runs both */
+	struct timespec soon = tu_deadline(CLOCK_MONOTONIC, 20000000);
+	ck_assert_int_eq(f2_mutex_lock(&m), 0);
+	ck_assert_int_eq(f2_mutex_timedlock(&m, &soon, CLOCK_MONOTONIC), ETIMEDOUT);
+	ck_assert_int_eq(f2_mutex_unlock(&m), 0);
+	ck_assert_int_ge(__atomic_load_n(&hook_calls, __ATOMIC_RELAXED), 2);
+	ck_assert_int_eq(f2_set_park_hooks(NULL, NULL, NULL), 0);
+}
+END_TEST
+
 /* ---- sizes (api.md headings, sync.md table) ----------------------------- */
 
 START_TEST(object_sizes)
@@ -282,6 +315,7 @@ static Suite *claims_suite(void)
 	tcase_add_test(tc, idle_cond_no_syscall);
 	tcase_add_test(tc, emulated_wake_nobody_no_syscall);
 	tcase_add_test(tc, wake_plain_word_touches_nothing);
+	tcase_add_test(tc, park_hooks_not_on_fast_path);
 	suite_add_tcase(s, tc);
 	return s;
 }
