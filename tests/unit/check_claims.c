@@ -292,6 +292,51 @@ START_TEST(park_hooks_not_on_fast_path)
 }
 END_TEST
 
+/* ---- api.md f2_futex_wait: -ENOSYS for an unknown or missing backend ---- */
+
+/* In a process started with F2SYNC_BACKEND=<bad>: every futex call is
+ * -ENOSYS, no kind of word has a backend, and an uncontended mutex still
+ * works (it needs none). Exit status 0 when all of that holds. */
+static int forced_bad_backend(void)
+{
+	_Alignas(8) uint32_t pair[2] = { 0, 0 };
+	struct f2_futex_waitv v = { 1, pair, F2_SIZE_U32 | F2_PRIVATE, 0 };
+	f2_mutex_t m = F2_MUTEX_INITIALIZER;
+	int bad = 0;
+	bad |= f2_futex_wake(pair, 1, 1, F2_SIZE_U32 | F2_PRIVATE) != -ENOSYS;
+	bad |= f2_futex_wait(pair, 1, 1, F2_SIZE_U32 | F2_PRIVATE, NULL, 0) != -ENOSYS;
+	bad |= f2_futex_waitv(&v, 1, NULL, 0) != -ENOSYS;
+	bad |= f2_futex_backend(F2_SIZE_U32 | F2_PRIVATE) != NULL;
+	bad |= f2_futex_backend(F2_SIZE_U8 | F2_PRIVATE) != NULL;
+	bad |= f2_mutex_lock(&m) != 0 || f2_mutex_unlock(&m) != 0;
+	return bad;
+}
+
+static void run_with_backend(const char *backend)
+{
+	int st;
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char *argv[] = { "check_claims", "--forced-bad-backend", NULL };
+		setenv("F2SYNC_BACKEND", backend, 1);
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "F2SYNC_BACKEND=%s: status %#x",
+	              backend, st);
+}
+
+START_TEST(bad_backend_is_enosys)
+{
+	run_with_backend("no-such-backend");
+	/* a backend this kernel (or the kprofile filter) does not have */
+	if (syscall(454, NULL, 0ull, 0, 0u) == -1 && errno == ENOSYS)
+		run_with_backend("futex2");
+}
+END_TEST
+
 /* ---- sizes (api.md headings, sync.md table) ----------------------------- */
 
 START_TEST(object_sizes)
@@ -316,11 +361,14 @@ static Suite *claims_suite(void)
 	tcase_add_test(tc, emulated_wake_nobody_no_syscall);
 	tcase_add_test(tc, wake_plain_word_touches_nothing);
 	tcase_add_test(tc, park_hooks_not_on_fast_path);
+	tcase_add_test(tc, bad_backend_is_enosys);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 2 && !strcmp(argv[1], "--forced-bad-backend"))
+		return forced_bad_backend();
 	return tu_run(claims_suite());
 }
