@@ -210,8 +210,10 @@ static int park_mixed(struct f2_parker *pk, struct f2_word *kw, uint64_t *kv,
 		if (s >= F2_PK_WOKEN)
 			return (int)(s - F2_PK_WOKEN);
 		/* pk still ARMED: it was ARMED when the kernel looked, so a
-		 * parker hit is a late wake and -EAGAIN is a kernel word's. */
-		if (e == (int)nk || e == -EINTR)
+		 * parker hit is a late wake and -EAGAIN is a kernel word's. A
+		 * signal comes back as 0 (f2_kernel_waitv): a spurious wakeup
+		 * of entry 0, which the contract allows. */
+		if (e == (int)nk)
 			continue;
 		if (e >= 0) {
 			claim(pk, 0);

@@ -175,7 +175,8 @@ int f2p_pthread_cond_timedwait(pthread_cond_t *pc, pthread_mutex_t *pm,
 int f2p_pthread_cond_signal(pthread_cond_t *pc);
 int f2p_pthread_cond_broadcast(pthread_cond_t *pc);
 
-/* stats.c: per-call counters, printed at exit when F2SYNC_STATS=1. -------- */
+/* Per-call counters (defined with f2p_stats_on), printed at exit when
+ * F2SYNC_STATS=1. ------------------------------------------------------- */
 enum f2p_stat {
 	F2P_ST_MUTEX_LOCK, F2P_ST_MUTEX_TRYLOCK, F2P_ST_MUTEX_TIMEDLOCK, F2P_ST_MUTEX_UNLOCK,
 	F2P_ST_MUTEX_GLIBC,

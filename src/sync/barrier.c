@@ -136,7 +136,7 @@ static void mark_and_sleep(uint32_t *word, uint32_t v, uint32_t parked, unsigned
 		v |= parked;
 	}
 	int r = f2_park(word, v, MASK_ALL, flags, NULL, CLOCK_MONOTONIC);
-	if (r != 0 && r != -EAGAIN && r != -EINTR)
+	if (r != 0 && r != -EAGAIN)
 		sched_yield(); /* no backend parks this word: poll, slower but correct */
 }
 
@@ -272,7 +272,7 @@ static void wait_released(struct waiter *w, uint32_t *slot, uint64_t spin)
 		if (v == N_WAITING && !f2_cas_relaxed(&w->word, &v, N_PARKED))
 			continue;
 		int r = f2_park(slot, g, MASK_ALL, PLAIN_FLAGS, NULL, CLOCK_MONOTONIC);
-		if (r != 0 && r != -EAGAIN && r != -EINTR)
+		if (r != 0 && r != -EAGAIN)
 			sched_yield(); /* no backend parks this word: poll, slower but correct */
 	}
 }

@@ -242,7 +242,7 @@ static int cv_wait(void *s, unsigned size, const struct cv_ref *ref, f2_mutex_t 
 		slept = 0;
 	} else {
 		r = f2_park_bound(&bw, v, F2_MX_WAIT_NORMAL, abs, clk);
-		if (r != 0 && r != -EAGAIN && r != -ETIMEDOUT && r != -EINTR)
+		if (r != 0 && r != -EAGAIN && r != -ETIMEDOUT)
 			r = poll_wait(s, size, v, abs, clk);
 		slept = r != -EAGAIN;
 	}

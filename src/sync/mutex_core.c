@@ -181,7 +181,7 @@ static int recheck_deadline(struct mx_waiter *me, struct timespec *ts,
 	return 1;
 }
 
-/* Sleeps while the word is v. Returns 0, -EAGAIN, -EINTR or -ETIMEDOUT.
+/* Sleeps while the word is v. Returns 0, -EAGAIN or -ETIMEDOUT.
  * If no backend can park this word (a forced backend the kernel lacks, a size
  * nobody serves), it yields instead: slower, never wrong. With store unlock
  * LOST the sleep is bounded (recheck_deadline): a store unlock that read ON
@@ -196,7 +196,7 @@ static int sleep_while(struct mx_waiter *me, unsigned v)
 
 	if (r == -ETIMEDOUT && bounded)
 		return 0; /* our recheck, not the caller's deadline */
-	if (r == 0 || r == -EAGAIN || r == -EINTR || r == -ETIMEDOUT)
+	if (r == 0 || r == -EAGAIN || r == -ETIMEDOUT)
 		return r;
 	if (me->abs && f2_deadline_passed(me->abs, me->clk))
 		return -ETIMEDOUT;

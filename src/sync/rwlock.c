@@ -197,7 +197,7 @@ static int rw_park(struct rw_call *c, uint32_t v, unsigned mask, uint64_t fair)
 		clk = CLOCK_MONOTONIC;
 	}
 	r = f2_park(&c->rw->state, v, mask, rw_flags(c), abs, clk);
-	if (r == 0 || r == -EAGAIN || r == -EINTR)
+	if (r == 0 || r == -EAGAIN)
 		return 0;
 	if (c->abs && f2_deadline_passed(c->abs, c->clk))
 		return ETIMEDOUT;

@@ -717,61 +717,146 @@ START_TEST(shared_emulated_size)
 }
 END_TEST
 
-/* 100,000 calls with random arguments that can never sleep: each returns a
- * documented code. */
+/* The random sweep's oracle. Every condition of the contract that the
+ * arguments break adds its errno to a set (one bit each: err_bit);
+ * a call that breaks nothing must give the one success answer. The order in
+ * which an implementation checks is not part of the contract, so a call that
+ * breaks several conditions may give any of their codes, but never 0 or a
+ * count. */
+static uint64_t err_bit(int e)
+{
+	switch (e) {
+	case EINVAL: return 1;
+	case EFAULT: return 2;
+	case EOPNOTSUPP: return 4;
+	case ENOSYS: return 8;
+	default: return 0; /* an errno outside every set */
+	}
+}
+#define ERR(e) err_bit(e)
+
+static int clock_ok(clockid_t c)
+{
+	return c == CLOCK_MONOTONIC || c == CLOCK_REALTIME;
+}
+
+static int ts_ok(const struct timespec *t)
+{
+	return t->tv_sec >= 0 && t->tv_nsec >= 0 && t->tv_nsec < 1000000000L;
+}
+
+static int fits_size(unsigned flags, uint64_t v)
+{
+	unsigned bits = 8u << (flags & F2_SIZE_MASK);
+	return bits == 64 || !(v >> bits);
+}
+
+/* What one word (address, flags, value) breaks. */
+static uint64_t word_errs(const void *addr, unsigned flags, uint64_t val)
+{
+	uint64_t e = 0;
+	if (flags & ~(unsigned)(F2_SIZE_MASK | F2_NUMA | F2_PRIVATE))
+		return ERR(EINVAL); /* the size and alignment mean nothing then */
+	if (!addr)
+		e |= ERR(EFAULT);
+	uintptr_t align = (uintptr_t)1 << (flags & F2_SIZE_MASK);
+	if (flags & F2_NUMA)
+		align <<= 1;
+	if (addr && ((uintptr_t)addr & (align - 1)))
+		e |= ERR(EINVAL);
+	if (!fits_size(flags, val))
+		e |= ERR(EINVAL);
+	if (!f2_futex_backend(flags)) /* a shared emulated size, or no backend */
+		e |= ERR(EOPNOTSUPP) | ERR(ENOSYS);
+	return e;
+}
+
+static void check_rc(const char *call, int rc, uint64_t errs, int ok1, int ok2)
+{
+	if (errs)
+		ck_assert_msg(rc < 0 && (errs & ERR(-rc)),
+		              "%s returned %d, outside its documented set %#llx", call, rc,
+		              (unsigned long long)errs);
+	else
+		ck_assert_msg(rc == ok1 || rc == ok2, "%s returned %d on valid input, want %d", call,
+		              rc, ok1);
+}
+
+/* 100,000 calls with random arguments that can never sleep (deadlines in
+ * the past, nobody waiting): each gives exactly an errno of its documented
+ * set, or, for valid arguments, the one answer the contract leaves. */
 START_TEST(random_bad_input)
 {
 	static slot_t buf[8];
 	unsigned seed = 12345;
+	unsigned valid = 0; /* calls with valid arguments: the sweep must have some */
 	memset(buf, 0, sizeof buf);
+	/* Does this kernel take a vector with a shared kernel word (5.16+)? */
+	struct f2_futex_waitv sh = { 1, buf, F2_SIZE_U32, 0 };
+	int shared_waitv_nosys = f2_futex_waitv(&sh, 1, NULL, 0) == -ENOSYS;
 	for (int i = 0; i < 100000; i++) {
 		unsigned r = rand_r(&seed);
 		unsigned flags = (r & 0xff) | ((r & 0x100) ? (1u << (r % 31)) : 0);
+		if (r & 0x200)
+			flags &= F2_SIZE_MASK | F2_NUMA | F2_PRIVATE; /* half the calls: valid flags */
 		unsigned off = rand_r(&seed) % 64;
 		void *addr = (rand_r(&seed) % 50) ? (unsigned char *)buf + off : NULL;
 		uint64_t mask = ((uint64_t)rand_r(&seed) << 33) ^ rand_r(&seed);
 		if (!(rand_r(&seed) % 8))
 			mask = 0;
+		else if (!(rand_r(&seed) % 3))
+			mask = 1; /* fits every size */
 		uint64_t val = ((uint64_t)rand_r(&seed) << 33) ^ rand_r(&seed);
+		if (!(rand_r(&seed) % 4))
+			val = 0; /* the word's value: wait then times out */
 		struct timespec ts = { (long)(rand_r(&seed) % 3) - 1, (long)rand_r(&seed) % 1100000000 - 50000000 };
 		clockid_t clk = (clockid_t)(rand_r(&seed) % 4);
+		uint64_t e = word_errs(addr, flags, val);
+		uint64_t deadline = clock_ok(clk) && ts_ok(&ts) ? 0 : ERR(EINVAL);
 		int rc;
+		if (ts.tv_sec > 0)
+			ts.tv_sec = 0; /* never sleeps: the deadline is in the past (or invalid) */
 		switch (rand_r(&seed) % 4) {
-		case 0: {
-			/* never sleeps: deadline in the past (or invalid). */
-			if (ts.tv_sec > 0)
-				ts.tv_sec = 0;
+		case 0:
+			e |= deadline | (mask && fits_size(flags, mask) ? 0 : ERR(EINVAL));
 			rc = f2_futex_wait(addr, val, mask, flags, &ts, clk);
-			ck_assert_msg(rc == -EINVAL || rc == -EFAULT || rc == -EAGAIN || rc == -ETIMEDOUT ||
-			              rc == -EOPNOTSUPP || rc == 0, "wait returned %d", rc);
+			/* the word is 0: a differing val is -EAGAIN, else the past deadline */
+			check_rc("wait", rc, e, val ? -EAGAIN : -ETIMEDOUT, val ? -EAGAIN : -ETIMEDOUT);
+			break;
+		case 1: {
+			int nr = (int)(rand_r(&seed) % 5) - 1;
+			e = word_errs(addr, flags, 0) | /* wake has no value */
+			    (mask && fits_size(flags, mask) ? 0 : ERR(EINVAL)) | (nr < 0 ? ERR(EINVAL) : 0);
+			rc = f2_futex_wake(addr, mask, nr, flags);
+			check_rc("wake", rc, e, 0, 0); /* nobody waits */
 			break;
 		}
-		case 1:
-			rc = f2_futex_wake(addr, mask, (int)(rand_r(&seed) % 5) - 1, flags);
-			ck_assert_msg(rc >= 0 || rc == -EINVAL || rc == -EFAULT || rc == -EOPNOTSUPP,
-			              "wake returned %d", rc);
-			break;
 		case 2: {
 			struct f2_futex_waitv rq[2] = { { val, addr, flags, 0 },
 			                                { 0, (unsigned char *)buf + 64, flags & 0x83, (unsigned)(r & 1) } };
-			rc = f2_futex_requeue(rq, (int)(rand_r(&seed) % 3) - 1, (int)(rand_r(&seed) % 3) - 1);
-			ck_assert_msg(rc >= 0 || rc == -EINVAL || rc == -EFAULT || rc == -EAGAIN ||
-			              rc == -EOPNOTSUPP, "requeue returned %d", rc);
+			int nw = (int)(rand_r(&seed) % 3) - 1, nq = (int)(rand_r(&seed) % 3) - 1;
+			e |= word_errs(rq[1].uaddr, rq[1].flags, 0) | (rq[1].reserved ? ERR(EINVAL) : 0) |
+			     (nw < 0 || nq < 0 ? ERR(EINVAL) : 0);
+			rc = f2_futex_requeue(rq, nw, nq);
+			check_rc("requeue", rc, e, val ? -EAGAIN : 0, val ? -EAGAIN : 0);
 			break;
 		}
 		default: {
-			if (ts.tv_sec > 0)
-				ts.tv_sec = 0;
 			struct f2_futex_waitv v[2] = { { val, addr, flags, 0 },
 			                               { 0, (unsigned char *)buf + 32, F2_SIZE_U32 | PRIV, 0 } };
+			e |= deadline;
 			rc = f2_futex_waitv(v, 1 + (r & 1), &ts, clk);
-			ck_assert_msg(rc == -EINVAL || rc == -EFAULT || rc == -EAGAIN || rc == -ETIMEDOUT ||
-			              rc == -EOPNOTSUPP || rc == 0 || rc == 1, "waitv returned %d", rc);
+			/* before Linux 5.16 a vector with a shared kernel word is -ENOSYS */
+			int no_shared = shared_waitv_nosys && !(flags & PRIV) && !e;
+			check_rc("waitv", rc, e, no_shared ? -ENOSYS : val ? -EAGAIN : -ETIMEDOUT,
+			         no_shared ? -ENOSYS : val ? -EAGAIN : -ETIMEDOUT);
 			break;
 		}
 		}
+		valid += !e;
 		memset(buf, 0, sizeof buf); /* keep pairs' nodes valid or -1-free */
 	}
+	ck_assert_uint_gt(valid, 1000);
 }
 END_TEST
 
