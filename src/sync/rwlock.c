@@ -11,14 +11,17 @@
  *                    next write turn: new readers and other writers stay out
  *   RSTARVE  bit 4   a reader that waited longer than handoff_ns reserved the
  *                    next read turn: no writer takes the lock
- *   W        10 bits writers counted as parked (mask WRITER), not the starver
+ *   RT       bit 5   a real-time (SCHED_FIFO/RR) waiter may be parked: the
+ *                    lock is handed out in priority order (below)
+ *   W        9 bits  writers counted as parked (mask WRITER), not the starver
  *   R        17 bits readers holding the lock
  * States: FREE (R == 0, no WRITER), READ (R > 0), WRITE (WRITER, R == 0);
  * the other bits ride along in each.
  * Who may take it (everyone barges; nobody is ever made a holder by another):
  *   reader   no WRITER; and W == 0 and no WSTARVE, unless it owns RSTARVE,
- *            already holds a read lock on this lock (rwlock_held.h), or is a
- *            prefer-reader (pthread shim) and R > 0. R + 1; the owner clears
+ *            already holds a read lock on this lock (rwlock_held.h), or, while
+ *            RT is clear, is a prefer-reader (pthread shim) and R > 0, or is
+ *            real-time and finds no WSTARVE. R + 1; the owner clears
  *            RSTARVE. (A parked writer keeps new readers out so that R only
  *            falls while it sleeps: else its futex wait fails at every read
  *            lock and unlock.)
@@ -50,12 +53,24 @@
  *            lock, starving, parking again or leaving): the designated waker
  *            of nsync, so one writer at a time is on its way and the others
  *            sleep until it has competed.
+ *   all      RT was set and the change opens the lock (clears WRITER, drops
+ *            R to 0, or owes any wake above): clear RT and RPARKED, set
+ *            WAKING if W > 0, wake every writer, then every reader.
+ * Real-time waiters: a waiter that would park asks its policy once
+ * (sched_getscheduler); a real-time one sets RT with its mark, never
+ * reserves, and a real-time reader may pass counted writers while RT is
+ * clear (no real-time waiter sleeps: it ran since the last release). Since
+ * every release under RT wakes all, the scheduler runs the woken in priority
+ * order, and writers, woken first, ahead of readers of equal priority; the
+ * first to run takes the lock. The common path never reads the policy.
  * No lost wakeup: each waiter parks on a value that blocks it and that shows
  * it (RPARKED, its count in W, WSTARVE); the change that unblocks it is a
  * releasing CAS, which sees that mark and wakes. WAKING never strands W:
  * it is set only while W > 0, and each writer counted then either sleeps (the
  * wake reaches a counted sleeper) or has not yet slept and finds the word
  * changed (-EAGAIN); either way a counted writer comes back and clears it.
+ * A real-time waiter sleeps only under RT, which only a transition that
+ * wakes every sleeper clears.
  * docs/design/rwlock.md has the proof case by case.
  *
  * Self-synchronised destruction: once a releasing CAS is done, another
