@@ -132,6 +132,7 @@ static inline int rw_owes(const struct rw_wake *w)
 static inline uint32_t rw_owed_rt(uint32_t next, struct rw_wake *w)
 {
 	w->readers = w->late = w->starver = w->writer = 0;
+	w->rt = 1;
 	next &= ~(RW_RT | RW_RPARKED);
 	if (rw_writers(next) > 0)
 		next |= RW_WAKING;
@@ -154,9 +155,9 @@ static inline uint32_t rw_owed(uint32_t old, uint32_t next, struct rw_wake *w)
 	w->writer = rw_writer_may(next) && rw_writers(next) > 0 && !(next & RW_WAKING);
 	if (w->writer)
 		next |= RW_WAKING;
-	w->rt = (old & RW_RT) && (freed || drained || rw_owes(w));
-	if (w->rt) /* every sleeper wakes: the plain wakes above are included */
-		return rw_owed_rt(next, w);
+	w->rt = 0;
+	if ((old & RW_RT) && (freed || drained || rw_owes(w)))
+		return rw_owed_rt(next, w); /* every sleeper: includes the wakes above */
 	return next;
 }
 
