@@ -4,7 +4,9 @@
  * and the readers inside drain; a waiter that has waited longer than the
  * hand-off time (F2_TUNE_HANDOFF_NS, runtime.h) reserves the next turn of its
  * kind. A thread that already holds a read lock on a lock may take more read
- * locks on it even while writers wait.
+ * locks on it even while writers wait. Real-time (SCHED_FIFO/RR) waiters on
+ * one CPU get the lock in priority order, a writer before a reader of equal
+ * priority (docs/design/rwlock.md).
  *
  * Return 0 or a positive errno:
  *   EBUSY     try variants: the lock cannot be taken without waiting

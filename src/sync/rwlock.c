@@ -11,14 +11,17 @@
  *                    next write turn: new readers and other writers stay out
  *   RSTARVE  bit 4   a reader that waited longer than handoff_ns reserved the
  *                    next read turn: no writer takes the lock
- *   W        10 bits writers counted as parked (mask WRITER), not the starver
+ *   RT       bit 5   a real-time (SCHED_FIFO/RR) waiter may be parked: the
+ *                    lock is handed out in priority order (below)
+ *   W        9 bits  writers counted as parked (mask WRITER), not the starver
  *   R        17 bits readers holding the lock
  * States: FREE (R == 0, no WRITER), READ (R > 0), WRITE (WRITER, R == 0);
  * the other bits ride along in each.
  * Who may take it (everyone barges; nobody is ever made a holder by another):
  *   reader   no WRITER; and W == 0 and no WSTARVE, unless it owns RSTARVE,
- *            already holds a read lock on this lock (rwlock_held.h), or is a
- *            prefer-reader (pthread shim) and R > 0. R + 1; the owner clears
+ *            already holds a read lock on this lock (rwlock_held.h), or, while
+ *            RT is clear, is a prefer-reader (pthread shim) and R > 0, or is
+ *            real-time and finds no WSTARVE. R + 1; the owner clears
  *            RSTARVE. (A parked writer keeps new readers out so that R only
  *            falls while it sleeps: else its futex wait fails at every read
  *            lock and unlock.)
@@ -50,12 +53,24 @@
  *            lock, starving, parking again or leaving): the designated waker
  *            of nsync, so one writer at a time is on its way and the others
  *            sleep until it has competed.
+ *   all      RT was set and the change opens the lock (clears WRITER, drops
+ *            R to 0, or owes any wake above): clear RT and RPARKED, set
+ *            WAKING if W > 0, wake every writer, then every reader.
+ * Real-time waiters: a waiter that would park asks its policy once
+ * (sched_getscheduler); a real-time one sets RT with its mark, never
+ * reserves, and a real-time reader may pass counted writers while RT is
+ * clear (no real-time waiter sleeps: it ran since the last release). Since
+ * every release under RT wakes all, the scheduler runs the woken in priority
+ * order, and writers, woken first, ahead of readers of equal priority; the
+ * first to run takes the lock. The common path never reads the policy.
  * No lost wakeup: each waiter parks on a value that blocks it and that shows
  * it (RPARKED, its count in W, WSTARVE); the change that unblocks it is a
  * releasing CAS, which sees that mark and wakes. WAKING never strands W:
  * it is set only while W > 0, and each writer counted then either sleeps (the
  * wake reaches a counted sleeper) or has not yet slept and finds the word
  * changed (-EAGAIN); either way a counted writer comes back and clears it.
+ * A real-time waiter sleeps only under RT, which only a transition that
+ * wakes every sleeper clears.
  * docs/design/rwlock.md has the proof case by case.
  *
  * Self-synchronised destruction: once a releasing CAS is done, another
@@ -85,12 +100,13 @@ struct rw_call {
 	int counted;                 /* writer: counted in W */
 	int woken;                   /* writer: back from a futex wait, WAKING not yet cleared */
 	int late;                    /* has waited handoff_ns (cached rw_expired) */
+	int rt;                      /* real-time policy (SCHED_FIFO/RR); -1 until it would park */
 	uint64_t t0;                 /* CLOCK_MONOTONIC ns when it began to wait */
 };
 
 /* The wakes a releasing transition owes (see the top of this file). */
 struct rw_wake {
-	int readers, late, starver, writer;
+	int readers, late, starver, writer, rt;
 };
 
 static unsigned rw_flags(struct rw_call *c)
@@ -105,10 +121,29 @@ static uint32_t rw_load(const f2_rwlock_t *rw)
 	return f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
 }
 
+static inline int rw_owes(const struct rw_wake *w)
+{
+	return w->readers || w->late || w->starver || w->writer || w->rt;
+}
+
+/* A real-time waiter may sleep (RT) and the change opens the lock: wake
+ * every sleeper, writers first, and let the scheduler order them (see the
+ * top of this file). RPARKED and RT go; WAKING stands for the woken writers. */
+static inline uint32_t rw_owed_rt(uint32_t next, struct rw_wake *w)
+{
+	w->readers = w->late = w->starver = w->writer = 0;
+	w->rt = 1;
+	next &= ~(RW_RT | RW_RPARKED);
+	if (rw_writers(next) > 0)
+		next |= RW_WAKING;
+	return next;
+}
+
 /* Completes the releasing transition old -> next with the wakes it owes. */
 static inline uint32_t rw_owed(uint32_t old, uint32_t next, struct rw_wake *w)
 {
 	int freed = (old & RW_WRITER) && !(next & RW_WRITER);
+	int drained = rw_readers(old) > 0 && rw_readers(next) == 0;
 
 	w->readers = (old & RW_RPARKED) && !rw_reader_kept_out(next) &&
 		     (freed || rw_reader_kept_out(old));
@@ -120,17 +155,21 @@ static inline uint32_t rw_owed(uint32_t old, uint32_t next, struct rw_wake *w)
 	w->writer = rw_writer_may(next) && rw_writers(next) > 0 && !(next & RW_WAKING);
 	if (w->writer)
 		next |= RW_WAKING;
+	w->rt = 0;
+	if ((old & RW_RT) && (freed || drained || rw_owes(w)))
+		return rw_owed_rt(next, w); /* every sleeper: includes the wakes above */
 	return next;
-}
-
-static inline int rw_owes(const struct rw_wake *w)
-{
-	return w->readers || w->late || w->starver || w->writer;
 }
 
 /* After the releasing CAS: only the bound wakes, which read nothing. */
 static void rw_pay(const struct f2_bound *b, const struct rw_wake *w)
 {
+	if (w->rt) {
+		/* writers first: at equal priority the scheduler runs them first */
+		f2_wake_bound(b, RW_MASK_WRITER | RW_MASK_WSTARVE, INT32_MAX);
+		f2_wake_bound(b, RW_MASK_READER | RW_MASK_RLATE, INT32_MAX);
+		return;
+	}
 	if (w->readers || w->late)
 		f2_wake_bound(b, w->readers ? RW_MASK_READER | RW_MASK_RLATE : RW_MASK_RLATE,
 			      INT32_MAX);
@@ -148,6 +187,23 @@ static int rw_expired(struct rw_call *c)
 	if (!c->late)
 		c->late = f2_now_ns(CLOCK_MONOTONIC) - c->t0 >= limit;
 	return c->late;
+}
+
+#ifndef SCHED_RESET_ON_FORK
+#define SCHED_RESET_ON_FORK 0x40000000
+#endif
+
+/* 1 if the caller runs under a real-time policy. Asked once per wait, when
+ * it first would park: one system call beside the futex wait it precedes;
+ * the uncontended and spinning paths never ask. */
+static int rw_rt(struct rw_call *c)
+{
+	if (c->rt < 0) {
+		int p = sched_getscheduler(0);
+		p = p < 0 ? SCHED_OTHER : p & ~SCHED_RESET_ON_FORK;
+		c->rt = p == SCHED_FIFO || p == SCHED_RR;
+	}
+	return c->rt;
 }
 
 /* Spins a bounded while, only while nobody waits, for may(word) to hold
@@ -214,7 +270,11 @@ static int rd_may(struct rw_call *c, uint32_t v)
 		return 0;
 	if (!rw_reader_kept_out(v))
 		return 1;
-	return c->starving || (c->prefer_reader && rw_readers(v) > 0) || rd_holds(c->rw);
+	if (c->starving || rd_holds(c->rw))
+		return 1;
+	if (v & RW_RT) /* a real-time waiter sleeps: it goes first (priority order) */
+		return 0;
+	return (c->prefer_reader && rw_readers(v) > 0) || (c->rt > 0 && !(v & RW_WSTARVE));
 }
 
 /* CAS v -> holder. 1 if taken, 0 if v changed (reloaded), -1 if R is full. */
@@ -270,28 +330,37 @@ static int rd_leave(struct rw_call *c, int err)
 static int rd_round(struct rw_call *c, uint32_t v)
 {
 	f2_rwlock_t *rw = c->rw;
+	uint32_t mark;
 
 	if (rd_may(c, v)) {
 		int r = rd_take(c, &v);
 		return r < 0 ? rd_leave(c, EAGAIN) : r;
 	}
+	if (c->rt < 0 && rw_rt(c))
+		return 0; /* look again: a real-time reader may pass counted writers */
 	/* reserve the read turn after a writer's, or of a free lock that only
-	 * counted writers wait for; never ahead of a reserving writer */
-	if (!c->starving && !(v & RW_RSTARVE) &&
+	 * counted writers wait for; never ahead of a reserving writer. A
+	 * real-time reader never reserves: priority orders it. */
+	if (!c->rt && !c->starving && !(v & RW_RSTARVE) &&
 	    ((v & RW_WRITER) || (rw_readers(v) == 0 && !(v & RW_WSTARVE))) && rw_expired(c)) {
 		if (!f2_cas_relaxed(&rw->state, &v, v | RW_RSTARVE)) /* no data: a reservation */
 			return 0;
 		c->starving = 1;
 		return 0;
 	}
-	if (!(v & RW_RPARKED)) {
-		if (!f2_cas_relaxed(&rw->state, &v, v | RW_RPARKED)) /* no data: a flag for unlock */
+	mark = RW_RPARKED | (c->rt ? RW_RT : 0);
+	if ((v & mark) != mark) {
+		if (!f2_cas_relaxed(&rw->state, &v, v | mark)) /* no data: flags for unlock */
 			return 0;
-		v |= RW_RPARKED;
+		v |= mark;
 	}
 	/* until handoff_ns a reader sleeps through write unlocks that still keep
-	 * it out; then it wakes at each one, to reserve a read turn */
-	if (rw_expired(c)) {
+	 * it out; then it wakes at each one, to reserve a read turn. A real-time
+	 * reader is woken by every release while RT is set. */
+	if (c->rt) {
+		if (rw_park(c, v, RW_MASK_READER, 0))
+			return rd_leave(c, ETIMEDOUT) == 0 ? 1 : ETIMEDOUT;
+	} else if (rw_expired(c)) {
 		if (rw_park(c, v, RW_MASK_RLATE, 0))
 			return rd_leave(c, ETIMEDOUT) == 0 ? 1 : ETIMEDOUT;
 	} else if (rw_park(c, v, RW_MASK_READER,
@@ -325,7 +394,8 @@ static int rd_lock(struct rw_call *c, int try)
 static int rd_entry(f2_rwlock_t *rw, const struct timespec *abs, clockid_t clk, int try,
 		    int prefer_reader)
 {
-	struct rw_call c = { .rw = rw, .abs = abs, .clk = clk, .prefer_reader = prefer_reader };
+	struct rw_call c = { .rw = rw, .abs = abs, .clk = clk, .prefer_reader = prefer_reader,
+			     .rt = -1 };
 	int r;
 
 	if (abs && f2_deadline_check(abs, clk))
@@ -336,18 +406,22 @@ static int rd_entry(f2_rwlock_t *rw, const struct timespec *abs, clockid_t clk, 
 	return r;
 }
 
-/* The uncontended read lock: no writer, no reservation, room in R. */
+/* The uncontended read lock: no writer, no reservation, room in R. The
+ * first CAS guesses a free word instead of loading it: under contention a
+ * load brings the cache line in shared and the CAS must fetch it again for
+ * writing, while a CAS that fails still returns the word with the line held
+ * for writing, so the retry is local. */
 static inline int rd_fast(f2_rwlock_t *rw)
 {
-	uint32_t v = rw_load(rw);
+	uint32_t v = 0;
 
-	while (!rw_reader_kept_out(v) && rw_readers(v) < RW_READERS_MAX) {
+	do {
 		/* acquire: pairs with the release CAS of the previous unlock */
 		if (f2_cas_weak_acquire(&rw->state, &v, v + RW_READER)) {
 			rd_note(rw);
 			return 1;
 		}
-	}
+	} while (!rw_reader_kept_out(v) && rw_readers(v) < RW_READERS_MAX);
 	return 0;
 }
 
@@ -456,9 +530,9 @@ static int wr_poll_full(struct rw_call *c, uint32_t v)
  * 1 if the word is now *v, 0 if it changed, ETIMEDOUT from the poll. */
 static int wr_mark(struct rw_call *c, uint32_t *v)
 {
-	uint32_t want;
+	uint32_t want, rt = c->rt ? RW_RT : 0;
 
-	if (!c->starving && !(*v & RW_WSTARVE) && rw_expired(c)) {
+	if (!c->rt && !c->starving && !(*v & RW_WSTARVE) && rw_expired(c)) {
 		want = wr_unmark(c, *v) | RW_WSTARVE;
 		if (!f2_cas_relaxed(&c->rw->state, v, want)) /* no data: a reservation */
 			return 0;
@@ -468,7 +542,7 @@ static int wr_mark(struct rw_call *c, uint32_t *v)
 		return 0; /* look again: the turn may be ours already */
 	}
 	if (c->starving || c->counted) {
-		want = c->woken ? *v & ~RW_WAKING : *v;
+		want = (c->woken ? *v & ~RW_WAKING : *v) | rt;
 		if (want != *v && !f2_cas_relaxed(&c->rw->state, v, want)) /* no data: a flag */
 			return 0;
 		c->woken = 0;
@@ -477,7 +551,7 @@ static int wr_mark(struct rw_call *c, uint32_t *v)
 	}
 	if (rw_writers(*v) == RW_WRITERS_MAX)
 		return wr_poll_full(c, *v);
-	want = *v + RW_WAITER;
+	want = (*v + RW_WAITER) | rt;
 	if (!f2_cas_relaxed(&c->rw->state, v, want)) /* no data: a count for unlock */
 		return 0;
 	c->counted = 1;
@@ -494,11 +568,12 @@ static int wr_round(struct rw_call *c, uint32_t v)
 
 	if (wr_may(c, v))
 		return wr_take(c, &v);
+	rw_rt(c);
 	r = wr_mark(c, &v);
 	if (r != 1)
 		return r;
 	mask = c->starving ? RW_MASK_WSTARVE : RW_MASK_WRITER;
-	if (!c->starving && !rw_expired(c)) /* wake up in time to reserve a turn */
+	if (!c->rt && !c->starving && !rw_expired(c)) /* wake up in time to reserve a turn */
 		fair = c->t0 + f2_load_relaxed(&f2_tuning()->handoff_ns); /* knob: see tuning.c */
 	r = rw_park(c, v, mask, fair);
 	c->woken = c->counted;
@@ -526,19 +601,22 @@ static int wr_lock(struct rw_call *c, int try)
 
 static int wr_entry(f2_rwlock_t *rw, const struct timespec *abs, clockid_t clk, int try)
 {
-	struct rw_call c = { .rw = rw, .abs = abs, .clk = clk };
+	struct rw_call c = { .rw = rw, .abs = abs, .clk = clk, .rt = -1 };
 
 	if (abs && f2_deadline_check(abs, clk))
 		return EINVAL;
 	return wr_lock(&c, try);
 }
 
-/* The uncontended write lock: nobody holds or reserved it. */
+/* The uncontended write lock: nobody holds or reserved it. Guesses a free
+ * word first, as rd_fast. */
 static inline int wr_fast(f2_rwlock_t *rw)
 {
-	uint32_t v = rw_load(rw);
+	uint32_t v = 0;
 
-	/* acquire: pairs with the release CAS of the previous unlock */
+	/* acquire (both): pairs with the release CAS of the previous unlock */
+	if (f2_cas_acquire(&rw->state, &v, RW_WRITER))
+		return 1;
 	return rw_writer_may(v) && f2_cas_acquire(&rw->state, &v, v | RW_WRITER);
 }
 
@@ -600,16 +678,26 @@ static __attribute__((noinline)) int rw_unlock_slow(f2_rwlock_t *rw, uint32_t v)
 }
 
 /* Nothing waits: no waiter count, no parked readers, no reservation. */
-#define RW_WAITING (RW_WAKING | RW_RPARKED | RW_WSTARVE | RW_RSTARVE | \
+#define RW_WAITING (RW_WAKING | RW_RPARKED | RW_WSTARVE | RW_RSTARVE | RW_RT | \
 		    (RW_WRITERS_MAX << RW_WAITER_SHIFT))
+
+/* The unlock of v owes no wake: nobody waits, or a reader leaves other
+ * readers inside. */
+static inline int rw_unlock_owes_nothing(uint32_t v)
+{
+	if (v & RW_WRITER)
+		return !(v & RW_WAITING);
+	return rw_readers(v) > 1 || (rw_readers(v) == 1 && !(v & RW_WAITING));
+}
 
 int f2_rwlock_unlock(f2_rwlock_t *rw)
 {
-	uint32_t v = rw_load(rw);
+	/* guess the word of a lock the caller holds alone with nobody waiting
+	 * (thread-local: which mode it holds); a failed CAS returns the word
+	 * with its line held for writing (see rd_fast) */
+	uint32_t v = rd_holds(rw) ? RW_READER : RW_WRITER;
 
-	/* owes no wake: nobody waits, or a reader leaves other readers inside */
-	while ((v & RW_WRITER) ? !(v & RW_WAITING)
-			       : rw_readers(v) > 1 || (rw_readers(v) == 1 && !(v & RW_WAITING))) {
+	while (rw_unlock_owes_nothing(v)) {
 		uint32_t next = (v & RW_WRITER) ? v & ~RW_WRITER : v - RW_READER;
 		/* release: pairs with the acquire CAS of the next holder */
 		if (f2_cas_weak_release(&rw->state, &v, next)) {
