@@ -62,27 +62,157 @@ static inline void tu_sleep_ms(long ms)
 		;
 }
 
-/* Waits until thread tid sleeps in a futex-family syscall (futex, futex_waitv,
- * futex_wait), as /proc reports it, then a little longer so the sleep is a
- * park and not a passing lock. Gives up after ~10 s (returns 0). */
+/* 1 when this program runs under a user-mode emulator (qemu-user): the
+ * emulator answers /proc/self/exe with the guest program but leaves
+ * /proc/thread-self/exe alone, which then names the emulator's own binary.
+ * Natively both name the same file. */
+static inline int tu_emulated(void)
+{
+	static int cached = -1;
+	char self[512], thread[512];
+	if (cached < 0) {
+		ssize_t a = readlink("/proc/self/exe", self, sizeof self);
+		ssize_t b = readlink("/proc/thread-self/exe", thread, sizeof thread);
+		cached = a > 0 && b > 0 && (a != b || memcmp(self, thread, (size_t)a) != 0);
+	}
+	return cached;
+}
+
+/* One line of /proc/<tid>/syscall: the number and the first six arguments,
+ * as the kernel sees them (under qemu-user: the host's syscall). */
+struct tu_sys {
+	long nr;
+	unsigned long a[6];
+};
+
+static inline int tu_read_syscall(pid_t tid, struct tu_sys *s)
+{
+	char path[64], buf[256];
+	int n = 0;
+	/* /proc/<tid> reaches a thread of this process and a forked child alike */
+	snprintf(path, sizeof path, "/proc/%d/syscall", (int)tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof buf, f))
+		n = sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx", &s->nr, &s->a[0], &s->a[1],
+		           &s->a[2], &s->a[3], &s->a[4], &s->a[5]);
+	fclose(f);
+	return n == 7;
+}
+
+/* The futex(2) op and bitset of the probe's wait, which mark its line. */
+#define TU_PROBE_OP (9 | 128) /* FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG */
+#define TU_PROBE_BITSET 0x7e57ab1eu
+
+struct tu_probe {
+	uint32_t word;
+	pid_t tid;
+};
+
+static inline void *tu_probe_main(void *arg)
+{
+	struct tu_probe *p = arg;
+	__atomic_store_n(&p->tid, tu_gettid(), __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&p->word, __ATOMIC_SEQ_CST))
+		syscall(SYS_futex, &p->word, TU_PROBE_OP, 0, NULL, NULL, TU_PROBE_BITSET);
+	return NULL;
+}
+
+/* The number /proc shows for a thread asleep in futex(2). Natively that is
+ * SYS_futex. Under qemu-user, /proc shows the host's syscall, whose number
+ * depends on the host (futex is 98 on aarch64, 202 on x86-64): it is read off
+ * a probe thread parked in futex(2) with a marked op and bitset, which qemu
+ * passes through to the host call. Once per process. */
+static inline long tu_futex_nr(void)
+{
+	static long nr = -1;
+	struct tu_probe p = { 0, 0 };
+	struct tu_sys s;
+	pthread_t t;
+
+	if (nr >= 0)
+		return nr;
+	if (!tu_emulated() || pthread_create(&t, NULL, tu_probe_main, &p) != 0)
+		return nr = SYS_futex;
+	for (int i = 0; i < 10000 && nr < 0; i++) {
+		pid_t tid = __atomic_load_n(&p.tid, __ATOMIC_SEQ_CST);
+		if (tid && tu_read_syscall(tid, &s) && s.a[1] == TU_PROBE_OP &&
+		    s.a[5] == TU_PROBE_BITSET)
+			nr = s.nr;
+		else
+			tu_sleep_ms(1);
+	}
+	__atomic_store_n(&p.word, 1, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, &p.word, 1 | 128 /* FUTEX_WAKE_PRIVATE */, 1, NULL, NULL, 0);
+	pthread_join(t, NULL);
+	if (nr < 0)
+		nr = SYS_futex;
+	return nr;
+}
+
+/* 1 when s is a futex-family wait: futex(2), futex_waitv (449) or
+ * futex_wait (455); the last two have one number on every architecture. */
+static inline int tu_in_futex(const struct tu_sys *s)
+{
+	return s->nr == tu_futex_nr() || s->nr == 449 || s->nr == 455;
+}
+
+/* Waits until thread (or child process) tid sleeps in a futex-family
+ * syscall, as /proc reports it, and still sleeps there on the same address
+ * 2 ms later, so that the sleep is a park and not a passing lock (under
+ * qemu-user, also not the emulator's own short internal lock waits, which
+ * are futex(2) calls too). Gives up after ~10 s (returns 0). */
 static inline int tu_wait_parked(pid_t tid)
 {
-	char path[64], buf[128];
+	struct tu_sys s, again;
 	for (int i = 0; i < 10000; i++) {
-		snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-		FILE *f = fopen(path, "r");
-		if (f) {
-			long nr = -1;
-			int ok = fgets(buf, sizeof buf, f) && sscanf(buf, "%ld", &nr) == 1;
-			fclose(f);
-			if (ok && (nr == SYS_futex || nr == 449 || nr == 455)) {
-				tu_sleep_ms(2);
+		if (tu_read_syscall(tid, &s) && tu_in_futex(&s)) {
+			tu_sleep_ms(2);
+			if (tu_read_syscall(tid, &again) && again.nr == s.nr && again.a[0] == s.a[0])
 				return 1;
-			}
 		}
 		tu_sleep_ms(1);
 	}
 	return 0;
+}
+
+struct tu_forker {
+	int (*child)(void *);
+	void *arg;
+	pid_t pid;
+};
+
+static inline void *tu_forker_main(void *arg)
+{
+	struct tu_forker *f = arg;
+	f->pid = fork();
+	if (f->pid == 0)
+		_exit(f->child(f->arg));
+	return NULL;
+}
+
+/* fork(): the child runs child(arg) and exits with its result; returns the
+ * child's pid (or -1) in the parent. Under qemu-user (7.2) the fork is made
+ * by a thread started for it: qemu's fork_end drops the parent's other vCPUs
+ * from its CPU list but leaves their indexes in the plugin core's table, and
+ * a new thread's vCPU takes the list's highest index + 1, so the child's
+ * first pthread_create hits "qemu_plugin_vcpu_init_hook: assertion failed"
+ * and exits 127 whenever a thread younger than the forking one was alive at
+ * the fork. The youngest thread forking leaves no such index. Natively the
+ * caller forks, as it asked. */
+static inline pid_t tu_fork(int (*child)(void *), void *arg)
+{
+	struct tu_forker f = { child, arg, -1 };
+	pthread_t t;
+
+	if (!tu_emulated()) {
+		tu_forker_main(&f);
+		return f.pid;
+	}
+	if (pthread_create(&t, NULL, tu_forker_main, &f) != 0 || pthread_join(t, NULL) != 0)
+		return -1;
+	return f.pid;
 }
 
 static inline void tu_store(void *p, unsigned size, uint64_t v)

@@ -438,8 +438,9 @@ static int fresh_buckets(void)
  * sizes: each bucket is reset on its first use here); the word whose bucket
  * the parent's holder thread held, the parent's parked words, and a fresh
  * handoff must all work. */
-static int child_checks(void)
+static int child_checks(void *unused)
 {
+	(void)unused;
 	unsigned f = PRIV(F2_SIZE_U8);
 	struct pingpong p = { .size = F2_SIZE_U8, .rounds = ROUNDS / 10 };
 	if (parked() != 0)
@@ -484,10 +485,8 @@ START_TEST(fork_parked)
 	ck_assert_int_eq(pthread_create(&h, NULL, holder_main, &held), 0);
 	while (__atomic_load_n(&hold_state, __ATOMIC_SEQ_CST) != 1)
 		usleep(200);
-	pid_t pid = fork();
+	pid_t pid = tu_fork(child_checks, NULL);
 	ck_assert_int_ge(pid, 0);
-	if (pid == 0)
-		_exit(child_checks());
 	__atomic_store_n(&hold_state, 2, __ATOMIC_SEQ_CST);
 	ck_assert_int_eq(pthread_join(h, NULL), 0);
 	int status;

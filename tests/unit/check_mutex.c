@@ -491,6 +491,12 @@ static int fork_child(const struct mx_ops *o, void *m)
 	return 0;
 }
 
+static int fork_child_main(void *arg)
+{
+	struct starver *ps = arg;
+	return fork_child(ps->o, ps->m);
+}
+
 START_TEST(fork_orphaned_reservation)
 {
 	const struct mx_ops *o = &OPS[_i];
@@ -503,10 +509,8 @@ START_TEST(fork_orphaned_reservation)
 	ck_assert_int_eq(f2_test_tuning_replace(&zero), 0);
 	ck_assert_int_eq(o->lock(ps.m), 0);
 	ck_assert_int_eq(starve_on(&ps, &pt, 0), 0); /* HELD|PARKED|STARVE */
-	pid_t pid = fork();
+	pid_t pid = tu_fork(fork_child_main, &ps);
 	ck_assert_int_ne(pid, -1);
-	if (pid == 0)
-		_exit(fork_child(o, ps.m));
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert_int_eq(o->unlock(ps.m), 0); /* the parent's starver takes its turn */
 	ck_assert_int_eq(pthread_join(pt, NULL), 0);

@@ -563,10 +563,12 @@ static void *child_parker(void *arg)
 }
 
 /* Runs in the fork child: threads, contention, parks and a timeout. */
-static int child_main(void)
+static int child_main(void *unused)
 {
 	pthread_t t[4];
 	uint8_t w8 = 0x40;
+
+	(void)unused;
 
 	/* The forking thread's locks are its own here: their parked waiters are
 	 * not, and the unlocks' wakes must not trip over them. */
@@ -629,10 +631,8 @@ START_TEST(fork_child_locks_and_parks)
 				sched_yield();
 			ck_assert(tu_wait_parked(tid[i]));
 		}
-		pid_t pid = fork();
+		pid_t pid = tu_fork(child_main, NULL);
 		ck_assert_int_ge(pid, 0);
-		if (pid == 0)
-			_exit(child_main());
 		int st = 0;
 		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 		ck_assert(WIFEXITED(st));

@@ -570,7 +570,13 @@ static Suite *store_unlock_suite(void)
 	tcase_add_test(tc, shared_mutex_stays_contended);
 	tcase_add_loop_test(tc, lost_sleep_is_bounded, 0, 2);
 	tcase_add_test(tc, lost_give_up_passes_the_wake);
-	tcase_add_loop_test(tc, membarrier_denied_midway, 0, 4);
+	/* qemu-user installs no guest seccomp filter (seccomp(2) is ENOSYS,
+	 * PR_SET_SECCOMP EINVAL: a filter would see the host's syscalls), so the
+	 * membarrier loss cannot be staged there; every native run stages it. */
+	if (!tu_emulated())
+		tcase_add_loop_test(tc, membarrier_denied_midway, 0, 4);
+	else
+		printf("membarrier_denied_midway: not run: qemu-user has no guest seccomp\n");
 	suite_add_tcase(s, tc);
 	return s;
 }
