@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+
+#include "first_cpu.h"
 #include <stdio.h>
 #include <time.h>
 
@@ -41,19 +43,6 @@ static void *fifo_pair_main(void *v)
 	return NULL;
 }
 
-/* The first CPU this process may run on. */
-static int fifo_pair_cpu(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof set, &set) != 0)
-		return 0;
-	for (int c = 0; c < CPU_SETSIZE; c++)
-		if (CPU_ISSET(c, &set))
-			return c;
-	return 0;
-}
-
 static long fifo_pair_min_done(struct fifo_pair *p)
 {
 	long a = __atomic_load_n(&p->done[0], __ATOMIC_RELAXED);
@@ -70,7 +59,7 @@ static long fifo_pair_run(struct fifo_pair *p, int limit_s)
 	int started = 0;
 
 	CPU_ZERO(&one);
-	CPU_SET(fifo_pair_cpu(), &one);
+	CPU_SET(tu_first_cpu(), &one);
 	for (int i = 0; i < 2; i++) {
 		pthread_attr_t a;
 		struct sched_param sp = { .sched_priority = prio[i] };

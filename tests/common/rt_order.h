@@ -20,6 +20,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+
+#include "first_cpu.h"
 #include <stdio.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -155,19 +157,6 @@ static void *rt_order_driver(void *v)
 	return NULL;
 }
 
-/* The first CPU this process may run on. */
-static int rt_order_cpu(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof set, &set) != 0)
-		return 0;
-	for (int c = 0; c < CPU_SETSIZE; c++)
-		if (CPU_ISSET(c, &set))
-			return c;
-	return 0;
-}
-
 static int rt_order_run(const char *who, struct rt_order *o)
 {
 	pthread_attr_t a;
@@ -176,7 +165,7 @@ static int rt_order_run(const char *who, struct rt_order *o)
 
 	o->next = 0;
 	o->ok = 0;
-	o->cpu = rt_order_cpu();
+	o->cpu = tu_first_cpu();
 	rt_order_attr(&a, 60, o->cpu);
 	r = pthread_create(&t, &a, rt_order_driver, o);
 	pthread_attr_destroy(&a);
