@@ -11,7 +11,10 @@ mkdir -p /proc /sys /dev /tmp
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-mount -t tmpfs tmpfs /tmp
+# /tmp is the initramfs's own (already in memory, writable): no tmpfs over
+# it, which would hide the libraries run_guest.sh put at their host paths
+# when the build tree lives under /tmp (a clone in /tmp: numa_demo then
+# could not load libf2sync.so.0).
 export TMPDIR=/tmp
 
 nodes=
