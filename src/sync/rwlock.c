@@ -693,16 +693,18 @@ static inline int rw_unlock_owes_nothing(uint32_t v)
 int f2_rwlock_unlock(f2_rwlock_t *rw)
 {
 	/* guess the word of a lock the caller holds alone with nobody waiting
-	 * (thread-local: which mode it holds); a failed CAS returns the word
-	 * with its line held for writing (see rd_fast) */
-	uint32_t v = rd_holds(rw) ? RW_READER : RW_WRITER;
+	 * (thread-local: which mode it holds, found once for the guess and the
+	 * release); a failed CAS returns the word with its line held for
+	 * writing (see rd_fast) */
+	struct rd_slot *s = rd_find(rw);
+	uint32_t v = s || rd_table.spill ? RW_READER : RW_WRITER;
 
 	while (rw_unlock_owes_nothing(v)) {
 		uint32_t next = (v & RW_WRITER) ? v & ~RW_WRITER : v - RW_READER;
 		/* release: pairs with the acquire CAS of the next holder */
 		if (f2_cas_weak_release(&rw->state, &v, next)) {
 			if (!(v & RW_WRITER))
-				rd_forget(rw); /* thread-local */
+				rd_forget_at(s); /* thread-local */
 			return 0;
 		}
 	}

@@ -56,29 +56,36 @@ static inline void rd_note(const void *lock)
 	rd_table.spill++;
 }
 
-/* The calling thread released a read lock on lock. */
-static inline void rd_forget(const void *lock)
+
+/* The slot that counts a read lock of the calling thread on lock, or NULL. */
+static inline struct rd_slot *rd_find(const void *lock)
 {
-	for (int i = 0; i < RD_SLOTS; i++) {
-		struct rd_slot *s = &rd_table.slot[i];
-		if (s->n && s->lock == lock) {
-			s->n--;
-			return;
-		}
-	}
-	if (rd_table.spill)
-		rd_table.spill--;
+	for (int i = 0; i < RD_SLOTS; i++)
+		if (rd_table.slot[i].n && rd_table.slot[i].lock == lock)
+			return &rd_table.slot[i];
+	return NULL;
 }
 
 /* 1 if the calling thread may hold a read lock on lock (see above). */
 static inline int rd_holds(const void *lock)
 {
-	if (rd_table.spill)
-		return 1;
-	for (int i = 0; i < RD_SLOTS; i++)
-		if (rd_table.slot[i].n && rd_table.slot[i].lock == lock)
-			return 1;
-	return 0;
+	return rd_table.spill || rd_find(lock);
+}
+
+/* The calling thread released a read lock found by rd_find (s, or NULL:
+ * counted in spill): rd_forget without a second search. */
+static inline void rd_forget_at(struct rd_slot *s)
+{
+	if (s)
+		s->n--;
+	else if (rd_table.spill)
+		rd_table.spill--;
+}
+
+/* The calling thread released a read lock on lock. */
+static inline void rd_forget(const void *lock)
+{
+	rd_forget_at(rd_find(lock));
 }
 
 #endif
