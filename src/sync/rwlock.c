@@ -1,7 +1,5 @@
 /* f2_rwlock_t: a barging reader-writer lock on one futex word, with eventual
- * fairness both ways. This file: the protocol, the readers and the unlock;
- * rwlock_writer.c the writers; rwlock_wait.c/.h what both share (the call
- * state, the wakes a releasing transition owes, spin and park).
+ * fairness both ways.
  *
  * The word is the value half of the NUMA pair { state; node; } (layout and
  * predicates in rwlock_word.h):
@@ -83,10 +81,186 @@
  * nothing of the pair. An unlock with nobody to wake is a single CAS.
  */
 #include <errno.h>
+#include <sched.h>
 
+#include "f2sync/rwlock.h"
 #include "rwlock_held.h"
-#include "rwlock_wait.h"
+#include "rwlock_word.h"
+#include "sync_impl.h"
+#include "../internal/atomic.h"
 #include "../internal/time.h"
+
+struct rw_call {
+	f2_rwlock_t *rw;
+	const struct timespec *abs;  /* NULL: no deadline */
+	clockid_t clk;
+	unsigned flags;              /* futex flags of the pair; 0 until needed */
+	int prefer_reader;           /* passes WSTARVE while R > 0 (pthread shim) */
+	int starving;                /* owns RSTARVE (reader) or WSTARVE (writer) */
+	int counted;                 /* writer: counted in W */
+	int woken;                   /* writer: back from a futex wait, WAKING not yet cleared */
+	int late;                    /* has waited handoff_ns (cached rw_expired) */
+	int rt;                      /* real-time policy (SCHED_FIFO/RR); -1 until it would park */
+	uint64_t t0;                 /* CLOCK_MONOTONIC ns when it began to wait */
+};
+
+/* The wakes a releasing transition owes (see the top of this file). */
+struct rw_wake {
+	int readers, late, starver, writer, rt;
+};
+
+static unsigned rw_flags(struct rw_call *c)
+{
+	if (!c->flags)
+		c->flags = f2_pair_flags(c->rw, F2_SIZE_U32);
+	return c->flags;
+}
+
+static uint32_t rw_load(const f2_rwlock_t *rw)
+{
+	return f2_load_relaxed(&rw->state); /* a guess: the CAS that uses it orders */
+}
+
+static inline int rw_owes(const struct rw_wake *w)
+{
+	return w->readers || w->late || w->starver || w->writer || w->rt;
+}
+
+/* A real-time waiter may sleep (RT) and the change opens the lock: wake
+ * every sleeper, writers first, and let the scheduler order them (see the
+ * top of this file). RPARKED and RT go; WAKING stands for the woken writers. */
+static inline uint32_t rw_owed_rt(uint32_t next, struct rw_wake *w)
+{
+	w->readers = w->late = w->starver = w->writer = 0;
+	w->rt = 1;
+	next &= ~(RW_RT | RW_RPARKED);
+	if (rw_writers(next) > 0)
+		next |= RW_WAKING;
+	return next;
+}
+
+/* Completes the releasing transition old -> next with the wakes it owes. */
+static inline uint32_t rw_owed(uint32_t old, uint32_t next, struct rw_wake *w)
+{
+	int freed = (old & RW_WRITER) && !(next & RW_WRITER);
+	int drained = rw_readers(old) > 0 && rw_readers(next) == 0;
+
+	w->readers = (old & RW_RPARKED) && !rw_reader_kept_out(next) &&
+		     (freed || rw_reader_kept_out(old));
+	w->late = !w->readers && (old & RW_RPARKED) && freed;
+	if (w->readers)
+		next &= ~RW_RPARKED;
+	w->starver = (old & RW_WSTARVE) && (next & RW_WSTARVE) && rw_starver_may(next) &&
+		     !rw_starver_may(old);
+	w->writer = rw_writer_may(next) && rw_writers(next) > 0 && !(next & RW_WAKING);
+	if (w->writer)
+		next |= RW_WAKING;
+	w->rt = 0;
+	if ((old & RW_RT) && (freed || drained || rw_owes(w)))
+		return rw_owed_rt(next, w); /* every sleeper: includes the wakes above */
+	return next;
+}
+
+/* After the releasing CAS: only the bound wakes, which read nothing. */
+static void rw_pay(const struct f2_bound *b, const struct rw_wake *w)
+{
+	if (w->rt) {
+		/* writers first: at equal priority the scheduler runs them first */
+		f2_wake_bound(b, RW_MASK_WRITER | RW_MASK_WSTARVE, INT32_MAX);
+		f2_wake_bound(b, RW_MASK_READER | RW_MASK_RLATE, INT32_MAX);
+		return;
+	}
+	if (w->readers || w->late)
+		f2_wake_bound(b, w->readers ? RW_MASK_READER | RW_MASK_RLATE : RW_MASK_RLATE,
+			      INT32_MAX);
+	if (w->starver)
+		f2_wake_bound(b, RW_MASK_WSTARVE, 1);
+	if (w->writer)
+		f2_wake_bound(b, RW_MASK_WRITER, 1);
+}
+
+/* 1 once the caller has waited handoff_ns. */
+static int rw_expired(struct rw_call *c)
+{
+	uint64_t limit = f2_load_relaxed(&f2_tuning()->handoff_ns); /* knob: see tuning.c */
+
+	if (!c->late)
+		c->late = f2_now_ns(CLOCK_MONOTONIC) - c->t0 >= limit;
+	return c->late;
+}
+
+#ifndef SCHED_RESET_ON_FORK
+#define SCHED_RESET_ON_FORK 0x40000000
+#endif
+
+/* 1 if the caller runs under a real-time policy. Asked once per wait, when
+ * it first would park: one system call beside the futex wait it precedes;
+ * the uncontended and spinning paths never ask. */
+static int rw_rt(struct rw_call *c)
+{
+	if (c->rt < 0) {
+		int p = sched_getscheduler(0);
+		p = p < 0 ? SCHED_OTHER : p & ~SCHED_RESET_ON_FORK;
+		c->rt = p == SCHED_FIFO || p == SCHED_RR;
+	}
+	return c->rt;
+}
+
+/* Spins a bounded while, only while nobody waits, for may(word) to hold
+ * (as the mutex: a thread that finds others parked parks too). */
+static uint32_t rw_spin(struct rw_call *c, uint32_t v, int (*may)(struct rw_call *, uint32_t))
+{
+	unsigned n = f2_load_relaxed(&f2_tuning()->spin); /* knob, no ordering */
+	const uint32_t waiting = RW_RPARKED | RW_WSTARVE | RW_RSTARVE;
+
+	for (unsigned i = 0; i < n && !may(c, v); i++) {
+		if ((v & waiting) || rw_writers(v) > 0)
+			break;
+		f2_cpu_relax();
+		v = rw_load(c->rw);
+	}
+	return v;
+}
+
+/* The caller's deadline as a CLOCK_MONOTONIC time in ns (an estimate for a
+ * CLOCK_REALTIME deadline: only used to pick the earlier timer). */
+static uint64_t rw_deadline_mono(const struct rw_call *c)
+{
+	uint64_t abs = (uint64_t)c->abs->tv_sec * F2_NSEC_PER_SEC + (uint64_t)c->abs->tv_nsec;
+	uint64_t now;
+
+	if (c->clk == CLOCK_MONOTONIC)
+		return abs;
+	now = f2_now_ns(c->clk);
+	return f2_now_ns(CLOCK_MONOTONIC) + (abs > now ? abs - now : 0);
+}
+
+/* Sleeps while the word is v, until woken, the caller's deadline, or (fair
+ * nonzero) CLOCK_MONOTONIC time fair ns. 0 to retry, ETIMEDOUT at the
+ * caller's deadline. When no backend can park the word it yields instead:
+ * slower, never wrong. */
+static int rw_park(struct rw_call *c, uint32_t v, unsigned mask, uint64_t fair)
+{
+	const struct timespec *abs = c->abs;
+	clockid_t clk = c->clk;
+	struct timespec t;
+	int r;
+
+	if (fair && (!abs || fair < rw_deadline_mono(c))) {
+		t.tv_sec = (time_t)(fair / F2_NSEC_PER_SEC);
+		t.tv_nsec = (long)(fair % F2_NSEC_PER_SEC);
+		abs = &t;
+		clk = CLOCK_MONOTONIC;
+	}
+	r = f2_park(&c->rw->state, v, mask, rw_flags(c), abs, clk);
+	if (r == 0 || r == -EAGAIN)
+		return 0;
+	if (c->abs && f2_deadline_passed(c->abs, c->clk))
+		return ETIMEDOUT;
+	if (r != -ETIMEDOUT)
+		sched_yield();
+	return 0;
+}
 
 /* ---- readers ------------------------------------------------------------ */
 
@@ -130,7 +304,7 @@ static int rd_leave(struct rw_call *c, int err)
 	struct rw_wake w;
 
 	if (c->starving) /* bound now: our CAS may let a writer in, who may free it */
-		f2_bind_word(&b, rw, f2_rw_flags(c));
+		f2_bind_word(&b, rw, rw_flags(c));
 	for (;;) {
 		if (err == ETIMEDOUT && rd_may(c, v)) {
 			int r = rd_take(c, &v);
@@ -145,7 +319,7 @@ static int rd_leave(struct rw_call *c, int err)
 		if (f2_cas_relaxed(&rw->state, &v, want)) { /* no data: gives up a turn */
 			c->starving = 0;
 			if (rw_owes(&w))
-				f2_rw_pay(&b, &w);
+				rw_pay(&b, &w);
 			return err;
 		}
 	}
@@ -162,13 +336,13 @@ static int rd_round(struct rw_call *c, uint32_t v)
 		int r = rd_take(c, &v);
 		return r < 0 ? rd_leave(c, EAGAIN) : r;
 	}
-	if (c->rt < 0 && f2_rw_rt(c))
+	if (c->rt < 0 && rw_rt(c))
 		return 0; /* look again: a real-time reader may pass counted writers */
 	/* reserve the read turn after a writer's, or of a free lock that only
 	 * counted writers wait for; never ahead of a reserving writer. A
 	 * real-time reader never reserves: priority orders it. */
 	if (!c->rt && !c->starving && !(v & RW_RSTARVE) &&
-	    ((v & RW_WRITER) || (rw_readers(v) == 0 && !(v & RW_WSTARVE))) && f2_rw_expired(c)) {
+	    ((v & RW_WRITER) || (rw_readers(v) == 0 && !(v & RW_WSTARVE))) && rw_expired(c)) {
 		if (!f2_cas_relaxed(&rw->state, &v, v | RW_RSTARVE)) /* no data: a reservation */
 			return 0;
 		c->starving = 1;
@@ -184,12 +358,12 @@ static int rd_round(struct rw_call *c, uint32_t v)
 	 * it out; then it wakes at each one, to reserve a read turn. A real-time
 	 * reader is woken by every release while RT is set. */
 	if (c->rt) {
-		if (f2_rw_park(c, v, RW_MASK_READER, 0))
+		if (rw_park(c, v, RW_MASK_READER, 0))
 			return rd_leave(c, ETIMEDOUT) == 0 ? 1 : ETIMEDOUT;
-	} else if (f2_rw_expired(c)) {
-		if (f2_rw_park(c, v, RW_MASK_RLATE, 0))
+	} else if (rw_expired(c)) {
+		if (rw_park(c, v, RW_MASK_RLATE, 0))
 			return rd_leave(c, ETIMEDOUT) == 0 ? 1 : ETIMEDOUT;
-	} else if (f2_rw_park(c, v, RW_MASK_READER,
+	} else if (rw_park(c, v, RW_MASK_READER,
 			   c->t0 + f2_load_relaxed(&f2_tuning()->handoff_ns))) { /* knob */
 		return rd_leave(c, ETIMEDOUT) == 0 ? 1 : ETIMEDOUT;
 	}
@@ -211,7 +385,7 @@ static int rd_lock(struct rw_call *c, int try)
 	if (try)
 		return EBUSY;
 	c->t0 = f2_now_ns(CLOCK_MONOTONIC);
-	v = f2_rw_spin(c, v, rd_may);
+	v = rw_spin(c, v, rd_may);
 	while ((r = rd_round(c, v)) == 0)
 		v = rw_load(c->rw);
 	return r == 1 ? 0 : r;
@@ -278,6 +452,195 @@ int f2_rwlock_rdlock_pref(f2_rwlock_t *rw, const struct timespec *abstime, clock
 	return rd_entry(rw, abstime, clock, try, 1);
 }
 
+/* ---- writers ------------------------------------------------------------ */
+
+static int wr_may(struct rw_call *c, uint32_t v)
+{
+	return c->starving ? rw_starver_may(v) : rw_writer_may(v);
+}
+
+/* v with the caller's marks taken off: its count in W, WAKING if it owes
+ * clearing it, WSTARVE if it owns it. */
+static uint32_t wr_unmark(const struct rw_call *c, uint32_t v)
+{
+	if (c->counted)
+		v -= RW_WAITER;
+	if (c->woken)
+		v &= ~RW_WAKING;
+	if (c->starving)
+		v &= ~RW_WSTARVE;
+	return v;
+}
+
+static void wr_unmarked(struct rw_call *c)
+{
+	c->counted = c->woken = c->starving = 0;
+}
+
+/* CAS v -> held by the caller. 1 if taken, 0 if v changed (reloaded). */
+static int wr_take(struct rw_call *c, uint32_t *v)
+{
+	/* acquire: pairs with the release CAS of the previous unlock */
+	if (!f2_cas_weak_acquire(&c->rw->state, v, wr_unmark(c, *v) | RW_WRITER))
+		return 0;
+	wr_unmarked(c);
+	return 1;
+}
+
+/* The deadline passed: take the lock if it is open to us, else take our
+ * marks off the word, with the wakes that may owe. */
+static int wr_leave(struct rw_call *c)
+{
+	f2_rwlock_t *rw = c->rw;
+	uint32_t v = rw_load(rw);
+	struct f2_bound b;
+	struct rw_wake w;
+
+	/* bound now: once our CAS lets others in, they may free the lock */
+	f2_bind_word(&b, rw, rw_flags(c));
+	for (;;) {
+		if (wr_may(c, v)) {
+			if (wr_take(c, &v))
+				return 0;
+			continue;
+		}
+		uint32_t want = rw_owed(v, wr_unmark(c, v), &w);
+		if (f2_cas_relaxed(&rw->state, &v, want)) { /* no data: gives up marks */
+			wr_unmarked(c);
+			if (rw_owes(&w))
+				rw_pay(&b, &w);
+			return ETIMEDOUT;
+		}
+	}
+}
+
+/* The writer count is full (RW_WRITERS_MAX counted): sleep a millisecond,
+ * bounded by the deadline, and try again. Nobody wakes RW_MASK_POLL. */
+static int wr_poll_full(struct rw_call *c, uint32_t v)
+{
+	uint64_t t = f2_now_ns(CLOCK_MONOTONIC) + 1000000u;
+
+	if (rw_park(c, v, RW_MASK_POLL, t))
+		return ETIMEDOUT;
+	return 0;
+}
+
+/* Puts the caller's mark on the word before it parks: its count in W, or
+ * WSTARVE once it has waited handoff_ns; clears WAKING if it owes that.
+ * 1 if the word is now *v, 0 if it changed, ETIMEDOUT from the poll. */
+static int wr_mark(struct rw_call *c, uint32_t *v)
+{
+	uint32_t want, rt = c->rt ? RW_RT : 0;
+
+	if (!c->rt && !c->starving && !(*v & RW_WSTARVE) && rw_expired(c)) {
+		want = wr_unmark(c, *v) | RW_WSTARVE;
+		if (!f2_cas_relaxed(&c->rw->state, v, want)) /* no data: a reservation */
+			return 0;
+		wr_unmarked(c);
+		c->starving = 1;
+		*v = want;
+		return 0; /* look again: the turn may be ours already */
+	}
+	if (c->starving || c->counted) {
+		want = (c->woken ? *v & ~RW_WAKING : *v) | rt;
+		if (want != *v && !f2_cas_relaxed(&c->rw->state, v, want)) /* no data: a flag */
+			return 0;
+		c->woken = 0;
+		*v = want;
+		return 1;
+	}
+	if (rw_writers(*v) == RW_WRITERS_MAX)
+		return wr_poll_full(c, *v);
+	want = (*v + RW_WAITER) | rt;
+	if (!f2_cas_relaxed(&c->rw->state, v, want)) /* no data: a count for unlock */
+		return 0;
+	c->counted = 1;
+	*v = want;
+	return 1;
+}
+
+/* One round of a waiting writer on the word v: 1 taken, 0 retry, ETIMEDOUT. */
+static int wr_round(struct rw_call *c, uint32_t v)
+{
+	uint64_t fair = 0;
+	unsigned mask;
+	int r;
+
+	if (wr_may(c, v))
+		return wr_take(c, &v);
+	rw_rt(c);
+	r = wr_mark(c, &v);
+	if (r != 1)
+		return r;
+	mask = c->starving ? RW_MASK_WSTARVE : RW_MASK_WRITER;
+	if (!c->rt && !c->starving && !rw_expired(c)) /* wake up in time to reserve a turn */
+		fair = c->t0 + f2_load_relaxed(&f2_tuning()->handoff_ns); /* knob: see tuning.c */
+	r = rw_park(c, v, mask, fair);
+	c->woken = c->counted;
+	if (r)
+		return wr_leave(c) == 0 ? 1 : ETIMEDOUT;
+	return 0;
+}
+
+static int wr_lock(struct rw_call *c, int try)
+{
+	uint32_t v = rw_load(c->rw);
+	int r;
+
+	while (rw_writer_may(v))
+		if (wr_take(c, &v))
+			return 0;
+	if (try)
+		return EBUSY;
+	c->t0 = f2_now_ns(CLOCK_MONOTONIC);
+	v = rw_spin(c, v, wr_may);
+	while ((r = wr_round(c, v)) == 0)
+		v = rw_load(c->rw);
+	return r == 1 ? 0 : r;
+}
+
+static int wr_entry(f2_rwlock_t *rw, const struct timespec *abs, clockid_t clk, int try)
+{
+	struct rw_call c = { .rw = rw, .abs = abs, .clk = clk, .rt = -1 };
+
+	if (abs && f2_deadline_check(abs, clk))
+		return EINVAL;
+	return wr_lock(&c, try);
+}
+
+/* The uncontended write lock: nobody holds or reserved it. Guesses a free
+ * word first, as rd_fast. */
+static inline int wr_fast(f2_rwlock_t *rw)
+{
+	uint32_t v = 0;
+
+	/* acquire (both): pairs with the release CAS of the previous unlock */
+	if (f2_cas_acquire(&rw->state, &v, RW_WRITER))
+		return 1;
+	return rw_writer_may(v) && f2_cas_acquire(&rw->state, &v, v | RW_WRITER);
+}
+
+int f2_rwlock_wrlock(f2_rwlock_t *rw)
+{
+	if (f2_likely(wr_fast(rw)))
+		return 0;
+	return wr_entry(rw, NULL, CLOCK_MONOTONIC, 0);
+}
+
+int f2_rwlock_trywrlock(f2_rwlock_t *rw)
+{
+	if (f2_likely(wr_fast(rw)))
+		return 0;
+	return wr_entry(rw, NULL, CLOCK_MONOTONIC, 1);
+}
+
+int f2_rwlock_timedwrlock(f2_rwlock_t *rw, const struct timespec *abstime, clockid_t clock)
+{
+	if (!abstime)
+		return EINVAL;
+	return wr_entry(rw, abstime, clock, 0);
+}
+
 /* ---- unlock ------------------------------------------------------------- */
 
 /* An unlock that may owe wakes: the wakes are bound before the release. */
@@ -310,7 +673,7 @@ static __attribute__((noinline)) int rw_unlock_slow(f2_rwlock_t *rw, uint32_t v)
 	/* Self-synchronised destruction: another thread may own and free the
 	 * lock from here on; only the bound wakes below, which read nothing. */
 	if (rw_owes(&w))
-		f2_rw_pay(&b, &w);
+		rw_pay(&b, &w);
 	return 0;
 }
 

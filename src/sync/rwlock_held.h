@@ -26,8 +26,6 @@
 #ifndef F2_SYNC_RWLOCK_HELD_H
 #define F2_SYNC_RWLOCK_HELD_H
 
-#include <stddef.h>
-
 #define RD_SLOTS 4
 
 struct rd_slot {

@@ -1,8 +1,7 @@
-/* f2_rwlock_t with tiny count fields (this suite compiles rwlock.c,
- * rwlock_writer.c and rwlock_wait.c itself with F2_RW_WRITER_BITS=2 and
- * F2_RW_READER_BITS=3): the overflow paths with a handful of threads. At
- * most 7 readers; at most 3 writers counted as parked, the others poll until
- * there is room. */
+/* f2_rwlock_t with tiny count fields (this suite compiles rwlock.c itself
+ * with F2_RW_WRITER_BITS=2 and F2_RW_READER_BITS=3): the overflow paths with
+ * a handful of threads. At most 7 readers; at most 3 writers counted as
+ * parked, the others poll until there is room. */
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
