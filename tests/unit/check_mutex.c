@@ -413,6 +413,70 @@ START_TEST(signals_to_a_waiter)
 }
 END_TEST
 
+/* ---- designated waker (WAKER) -------------------------------------------- */
+
+static void mx_set(const struct mx_ops *o, void *m, unsigned v)
+{
+	if (o->size == sizeof(f2_mutex_t))
+		__atomic_store_n((uint32_t *)m, v, __ATOMIC_SEQ_CST);
+	else
+		__atomic_store_n((uint8_t *)m, (uint8_t)v, __ATOMIC_SEQ_CST);
+}
+
+static unsigned mx_word(const struct mx_ops *o, void *m);
+
+/* A WAKER whose wake found nobody: the unlock then wakes nobody, so the
+ * waiter that parked next to it (the healer) must clear it after its bounded
+ * sleep and take the mutex. Without the healer this hangs. */
+START_TEST(stale_waker_is_healed)
+{
+	const struct mx_ops *o = &OPS[_i];
+	struct holder h = { o, mx_new(o), 0, -1, 0 };
+	pthread_t t;
+
+	ck_assert_int_eq(o->lock(h.m), 0);
+	mx_set(o, h.m, mx_word(o, h.m) | F2_MX_WAKER); /* as after an empty wake */
+	ck_assert_int_eq(pthread_create(&t, NULL, timed_locker, &h), 0);
+	while (!__atomic_load_n(&h.tid, __ATOMIC_SEQ_CST))
+		sched_yield();
+	wait_parked(h.tid, o->flags);
+	/* PARKED|WAKER, unless its bounded sleep already ran out (a loaded box) */
+	ck_assert_uint_eq(mx_word(o, h.m) & F2_MX_PARKED, F2_MX_PARKED);
+	ck_assert_int_eq(o->unlock(h.m), 0); /* WAKER set: no wake */
+	pthread_join(t, NULL);
+	ck_assert_int_eq(h.rc, 0);
+	ck_assert_int_eq(o->trylock(h.m), 0);
+	ck_assert_int_eq(o->unlock(h.m), 0);
+	free(h.m);
+}
+END_TEST
+
+/* A free word may keep WAKER (and RMW_UNLOCK) after every waiter left: it is
+ * a free mutex for lock, trylock and timedlock, and the quiet-unlock decay
+ * clears it within 64 unlocks of one thread. */
+START_TEST(leftover_waker_is_free)
+{
+	const struct mx_ops *o = &OPS[_i];
+	void *m = mx_new(o);
+	struct timespec past = { 0, 0 };
+	int n;
+
+	mx_set(o, m, F2_MX_WAKER | F2_MX_RMW_UNLOCK);
+	ck_assert_int_eq(o->trylock(m), 0);
+	ck_assert_int_eq(o->trylock(m), EBUSY);
+	ck_assert_int_eq(o->unlock(m), 0);
+	ck_assert_int_eq(o->timedlock(m, &past, CLOCK_MONOTONIC), 0);
+	ck_assert_int_eq(o->unlock(m), 0);
+	for (n = 0; n < 64 && mx_word(o, m) != F2_MX_UNLOCKED; n++) {
+		ck_assert_int_eq(o->lock(m), 0);
+		ck_assert_int_eq(o->unlock(m), 0);
+	}
+	ck_assert_uint_eq(mx_word(o, m), F2_MX_UNLOCKED);
+	ck_assert_int_eq(o->unlock(m), EPERM);
+	free(m);
+}
+END_TEST
+
 /* ---- fork: a reservation copied from the parent --------------------------- */
 
 struct starver {
@@ -540,6 +604,8 @@ static Suite *mutex_suite(void)
 	tcase_add_loop_test(tc, handoff_path, 0, 2);
 	tcase_add_loop_test(tc, free_right_after_unlock, 0, 2);
 	tcase_add_loop_test(tc, signals_to_a_waiter, 0, 2);
+	tcase_add_loop_test(tc, stale_waker_is_healed, 0, 2);
+	tcase_add_loop_test(tc, leftover_waker_is_free, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fork");
 	tcase_set_timeout(tc, 60);
