@@ -65,7 +65,7 @@ struct mx_waiter {
  *   mx_starvers starvers alive in this process: raised before a waiter sets
  *               STARVE, lowered when it claims its turn or gives it up; 0 in
  *               a child. With none alive, no STARVE seen can be ours. This
- *               covers the 8-bit word's 4-bit GEN, which repeats every 16
+ *               covers the 8-bit word's 3-bit GEN, which repeats every 8
  *               generations of fork-within-fork.
  * A count of starvers alone is not enough: a child thread starving on any
  * other mutex would hide every orphaned bit (the old rule, which hung). Both
@@ -80,11 +80,39 @@ static void mx_fork_child(void)
 }
 
 /* This process's fork generation as stored in a word of this size. */
-static unsigned gen_bits(unsigned size)
+unsigned f2_mx_gen_bits(unsigned size)
 {
 	unsigned g = f2_load_relaxed(&mx_gen) << F2_MX_GEN_SHIFT; /* changes only in fork's child */
 
 	return g & F2_MX_GEN & (unsigned)f2_size_mask(size);
+}
+
+/* Orphaned wakers. fork() copies a WAKER (mutex_impl.h) without the woken
+ * waiter or the healer it counts on: in the child nothing would clear it, the
+ * unlocks would wake nobody and the next waiter would sleep for good. So the
+ * unlock that sets WAKER stamps GEN with its process's generation, and a
+ * waiter vouches for a WAKER only when GEN is ours and our generation fits in
+ * the field: a word copied by fork comes from an ancestor, whose generation
+ * is smaller than ours, so below 2^width no ancestor's GEN equals ours. A
+ * waiter that would sleep next to a WAKER it cannot vouch for clears it, as a
+ * woken waiter does (lock_round). Clearing a WAKER is always safe: it only
+ * lets the next unlock wake one more thread. So a WAKER set by another
+ * process on a process-shared word (not orphaned: fork does not copy shared
+ * memory) costs at most a wake, and an 8-bit word in a process 8 or more
+ * forks deep (3 GEN bits) simply loses the at-most-one-woken limit. */
+static int waker_vouched(unsigned size, unsigned v)
+{
+	unsigned width = (size == F2_SIZE_U8 ? 8u : 32u) - F2_MX_GEN_SHIFT;
+
+	return (f2_load_relaxed(&mx_gen) >> width) == 0 && /* changes only in fork's child */
+	       (v & F2_MX_GEN) == f2_mx_gen_bits(size);
+}
+
+/* v without WAKER, and without GEN unless a STARVE keeps it (GEN stamps
+ * whichever of WAKER and STARVE is set). */
+static unsigned unwake(unsigned v)
+{
+	return v & ~(F2_MX_WAKER | ((v & F2_MX_STARVE) ? 0u : F2_MX_GEN));
 }
 
 __attribute__((constructor)) static void mx_init(void)
@@ -109,7 +137,7 @@ static int orphaned(const struct mx_waiter *me)
 
 	if (!(v & F2_MX_STARVE))
 		return 0;
-	return (v & F2_MX_GEN) != gen_bits(me->size) || f2_load_seq(&mx_starvers) == 0;
+	return (v & F2_MX_GEN) != f2_mx_gen_bits(me->size) || f2_load_seq(&mx_starvers) == 0;
 }
 
 static void starver_done(struct mx_waiter *me)
@@ -158,7 +186,7 @@ static int spin_acquire(void *w, unsigned size, int carrier)
 	for (unsigned i = 0; i < n; i++) {
 		unsigned v = f2_mx_load(w, size);
 		if (!(v & (F2_MX_HELD | F2_MX_STARVE))) {
-			unsigned want = carrier ? (v | F2_MX_HELD | F2_MX_PARKED) & ~F2_MX_WAKER
+			unsigned want = carrier ? unwake(v | F2_MX_HELD | F2_MX_PARKED)
 			                        : v | F2_MX_HELD;
 			if (f2_mx_cas_acquire(w, size, &v, want))
 				return 0;
@@ -262,14 +290,14 @@ static int give_up(struct mx_waiter *me)
 		                        : !(v & (F2_MX_HELD | F2_MX_STARVE));
 		if (mine) {
 			unsigned want = me->starving ? F2_MX_HELD | F2_MX_PARKED | keep
-			                             : (v | F2_MX_HELD | F2_MX_PARKED) & ~F2_MX_WAKER;
+			                             : unwake(v | F2_MX_HELD | F2_MX_PARKED);
 			if (f2_mx_cas_acquire(me->w, me->size, &v, want)) {
 				starver_done(me);
 				return 0;
 			}
 			continue;
 		}
-		unsigned want = ((v & F2_MX_HELD) ? (v | F2_MX_PARKED) : v) & ~F2_MX_WAKER;
+		unsigned want = unwake((v & F2_MX_HELD) ? (v | F2_MX_PARKED) : v);
 		if (me->starving)
 			want &= ~(F2_MX_STARVE | F2_MX_GEN);
 		if (want == v || mark(me, &v, want, 0)) {
@@ -296,19 +324,22 @@ static int heal(struct mx_waiter *me, unsigned v)
 	if (!due)
 		return 0;
 	me->healer = 0;
-	f2_mx_cas_relaxed(me->w, me->size, &v, v & ~F2_MX_WAKER);
+	f2_mx_cas_relaxed(me->w, me->size, &v, unwake(v));
 	return 1;
 }
 
 /* Starving: reserves the next turn (STARVE), then waits a bounded while for
  * the owner's release before it parks, so that the hand-off usually goes to
  * a running thread. 0: reload, else sleep_while()'s result. */
-static int starve(struct mx_waiter *me, unsigned v, unsigned clear)
+static int starve(struct mx_waiter *me, unsigned v, int clear)
 {
 	/* counted before the bit is visible: a waiter that sees STARVE also
 	 * sees this starver */
 	f2_add_seq(&mx_starvers, 1);
-	if (!mark(me, &v, (v | F2_MX_PARKED | F2_MX_STARVE | gen_bits(me->size)) & ~clear, 1)) {
+	unsigned want = ((clear ? unwake(v) : v) & ~F2_MX_GEN) | F2_MX_PARKED | F2_MX_STARVE |
+	                f2_mx_gen_bits(me->size);
+
+	if (!mark(me, &v, want, 1)) {
 		f2_sub_seq(&mx_starvers, 1);
 		return 0;
 	}
@@ -324,11 +355,13 @@ static int starve(struct mx_waiter *me, unsigned v, unsigned clear)
 /* One round of the wait loop: returns 1 when the mutex is ours, 0 when the
  * word changed under us (reload), 2 after a sleep (woken, or a spurious or
  * bounded return), else sleep_while()'s error. A carrier clears WAKER in every
- * change it makes; an arrival leaves it (the woken waiter is on its way). */
+ * change it makes, and so does an arrival next to a WAKER it cannot vouch for
+ * (an orphan copied by fork: waker_vouched); otherwise an arrival leaves it
+ * (the woken waiter is on its way). */
 static int lock_round(struct mx_waiter *me, unsigned v)
 {
 	unsigned keep = v & F2_MX_RMW_UNLOCK;
-	unsigned clear = me->carrier ? F2_MX_WAKER : 0;
+	int clear = me->carrier || ((v & F2_MX_WAKER) && !waker_vouched(me->size, v));
 	int r;
 
 	if (heal(me, v))
@@ -345,19 +378,19 @@ static int lock_round(struct mx_waiter *me, unsigned v)
 		}
 	} else if ((v & F2_MX_STARVE) && orphaned(me)) {
 		/* an orphaned reservation (see mx_gen): drop it and retry */
-		f2_mx_cas_relaxed(me->w, me->size, &v, v & ~(F2_MX_STARVE | F2_MX_GEN));
+		f2_mx_cas_relaxed(me->w, me->size, &v,
+		                  v & ~(F2_MX_STARVE | F2_MX_GEN | F2_MX_WAKER));
 		return 0;
 	} else if (!(v & (F2_MX_HELD | F2_MX_STARVE))) {
 		/* taken after a wait: PARKED for the ones that may still sleep */
-		return f2_mx_cas_acquire(me->w, me->size, &v,
-		                         (v | F2_MX_HELD | F2_MX_PARKED) & ~F2_MX_WAKER);
+		return f2_mx_cas_acquire(me->w, me->size, &v, unwake(v | F2_MX_HELD | F2_MX_PARKED));
 	} else if ((v & F2_MX_HELD) && !(v & F2_MX_STARVE) && waited_too_long(me)) {
 		r = starve(me, v, clear);
 		goto slept;
-	} else if ((v & F2_MX_HELD) && (!(v & F2_MX_PARKED) || (v & clear))) {
-		/* the first PARKED next to WAKER makes us the healer */
+	} else if ((v & F2_MX_HELD) && (!(v & F2_MX_PARKED) || (clear && (v & F2_MX_WAKER)))) {
+		/* the first PARKED next to a vouched WAKER makes us the healer */
 		int healer = (v & F2_MX_WAKER) && !(v & F2_MX_PARKED) && !clear;
-		if (!mark(me, &v, (v | F2_MX_PARKED) & ~clear, 0))
+		if (!mark(me, &v, clear ? unwake(v | F2_MX_PARKED) : v | F2_MX_PARKED, 0))
 			return 0;
 		me->healer |= healer;
 	}
@@ -417,7 +450,7 @@ static int unlock_quiet(void *w, unsigned size, unsigned old)
 	 * shim with RMW_UNLOCK) never decays: the fence reaches only this process.
 	 * The node is read while we still own the mutex. */
 	if (++quiet % 64 == 0) {
-		to &= ~F2_MX_WAKER; /* a hint only: dropping it costs a wake at most */
+		to = unwake(to); /* a hint only: dropping it costs a wake at most */
 		if (size == F2_SIZE_U8 || f2_load_relaxed((int32_t *)w + 1) != F2_NODE_SHARED)
 			to = F2_MX_UNLOCKED;
 	}
@@ -426,12 +459,13 @@ static int unlock_quiet(void *w, unsigned size, unsigned old)
 
 /* The word after the releasing CAS from old, and what to wake:
  *   STARVE           -> STARVE|GEN: wake the starver (WAIT_STARVING)
- *   PARKED, no WAKER -> WAKER: wake one (the designated waker, mutex_impl.h)
+ *   PARKED, no WAKER -> WAKER|GEN: wake one (the designated waker,
+ *                       mutex_impl.h; GEN: this process's, see waker_vouched)
  *   otherwise        -> HELD cleared, no wake (nobody parked, or a woken
  *                       waiter or a healer is on its way and will make the
  *                       next unlock wake)
  * RMW_UNLOCK is kept in every case. */
-static unsigned released(unsigned old, unsigned *wake)
+static unsigned released(unsigned old, unsigned size, unsigned *wake)
 {
 	*wake = 0;
 	if (old & F2_MX_STARVE) {
@@ -440,7 +474,7 @@ static unsigned released(unsigned old, unsigned *wake)
 	}
 	if ((old & (F2_MX_PARKED | F2_MX_WAKER)) == F2_MX_PARKED) {
 		*wake = F2_MX_WAKE_ANY;
-		return (old & F2_MX_RMW_UNLOCK) | F2_MX_WAKER;
+		return (old & F2_MX_RMW_UNLOCK) | F2_MX_WAKER | f2_mx_gen_bits(size);
 	}
 	return old & ~F2_MX_HELD;
 }
@@ -459,7 +493,7 @@ int f2_mx_unlock_slow(void *w, unsigned size)
 	do {
 		if (!(old & F2_MX_HELD))
 			return EPERM; /* not held: nothing changed */
-	} while (!cas_release(w, size, &old, released(old, &wake)));
+	} while (!cas_release(w, size, &old, released(old, size, &wake)));
 	/* Self-synchronised destruction: from here on only the futex wake on the
 	 * address, which is harmless if the memory is gone. */
 	if (wake)

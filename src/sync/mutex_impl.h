@@ -24,18 +24,19 @@
  *               waiter that set PARKED next to WAKER sleeps at most HEAL_NS
  *               and clears a WAKER still set then (its wake found nobody).
  *   GEN     bits 5 and up (bits 5-31 of the 32-bit word, 5-7 of the 8-bit
- *               one), set only together with STARVE: the fork generation
- *               (mutex_core.c) of the process whose thread set STARVE. A
- *               STARVE whose GEN is not this process's generation was
- *               copied from a parent by fork(): its starver does not exist
- *               here, so the first waiter that meets it drops it.
+ *               one), set only together with STARVE or WAKER: the fork
+ *               generation (mutex_core.c) of the process whose thread set the
+ *               later of them. A STARVE or WAKER whose GEN is not this
+ *               process's generation was copied from a parent by fork(): its
+ *               starver, woken waiter or healer does not exist here, so the
+ *               first waiter that would sleep next to it drops it (orphan).
  * Legal values (any of them | RMW_UNLOCK):
  *   0                      UNLOCKED
  *   HELD                   locked, nobody parked: unlock is a store or one CAS
  *   HELD|PARKED            locked, waiters may be parked: unlock wakes one
- *   WAKER, HELD|WAKER      a woken waiter is on its way, nobody else parked
- *   PARKED|WAKER, HELD|PARKED|WAKER   parked ones wait for the woken waiter
- *                          or the healer; unlock wakes nobody
+ *   WAKER|GEN, HELD|WAKER|GEN   a woken waiter is on its way, nobody else parked
+ *   PARKED|WAKER|GEN, HELD|PARKED|WAKER|GEN   parked ones wait for the woken
+ *                          waiter or the healer; unlock wakes nobody
  *   HELD|PARKED|STARVE|GEN (|WAKER)   locked, next turn reserved
  *   STARVE|GEN             free, reserved: only the starver may take it
  * Transitions (RMW_UNLOCK, where set, is carried through every one):
@@ -51,15 +52,21 @@
  *   claim     STARVE|GEN -> HELD|PARKED, by the starver only.
  *   unlock    HELD -> 0 by a store (store_unlock.h) or a CAS; otherwise a
  *             release CAS: STARVE: -> STARVE|GEN, wake one WAIT_STARVING;
- *             PARKED without WAKER: -> WAKER, wake one (any mask); else
+ *             PARKED without WAKER: -> WAKER|GEN, wake one (any mask); else
  *             clear HELD only, no wake.
  *   heal      PARKED|WAKER|x -> PARKED|x, by the healer after HEAL_NS.
  *   give up   a timed waiter clears WAKER (and a starver STARVE|GEN), sets
  *             PARKED if the mutex is held, or takes it if it is free for it.
- *   orphan    a waiter that finds STARVE with a foreign GEN clears STARVE|GEN.
+ *   orphan    a waiter that finds STARVE with a foreign GEN clears
+ *             STARVE|GEN|WAKER; one that would sleep next to a WAKER with a
+ *             foreign GEN clears WAKER|GEN as a carrier does (it marks
+ *             PARKED, or takes the mutex). Clearing WAKER never loses a
+ *             wakeup: it only lets the next unlock wake.
  * No lost wakeup (docs/design/mutex.md): whenever a thread sleeps on the word,
  * PARKED is set and no WAKER holds it back for good, or a woken thread is on
- * its way and will leave PARKED set for the next unlock. The starver is always
+ * its way and will leave PARKED set for the next unlock. A thread sleeps next
+ * to WAKER only if its GEN is this process's, so fork() cannot hand the child
+ * a WAKER that holds back its sleepers. The starver is always
  * either parked with WAIT_STARVING or running in its lock loop, so a reserved
  * turn is never orphaned; and while STARVE is set no barging is possible, so
  * the starver gets the very next turn (eventual fairness).
@@ -149,6 +156,8 @@ static f2_always_inline int f2_mx_cas_relaxed(void *w, unsigned size, unsigned *
 f2_hidden int f2_mx_lock_slow(void *w, unsigned size, const struct timespec *abs,
                               clockid_t clk, int contended);
 f2_hidden int f2_mx_unlock_slow(void *w, unsigned size);
+/* This process's fork generation as stored in GEN of a word of this size. */
+f2_hidden unsigned f2_mx_gen_bits(unsigned size);
 f2_hidden int f2_mx_timedlock(void *w, unsigned size, const struct timespec *abs,
                               clockid_t clk);
 

@@ -66,10 +66,10 @@ static unsigned word_of(const struct width *w, void *m)
 }
 
 /* Free, with only the bits that outlive every waiter: RMW_UNLOCK, and a WAKER
- * whose wake found nobody (mutex_impl.h). */
+ * (with its GEN) whose wake found nobody (mutex_impl.h). */
 static int quiescent(const struct width *w, void *m)
 {
-	return (word_of(w, m) & ~(F2_MX_RMW_UNLOCK | F2_MX_WAKER)) == F2_MX_UNLOCKED;
+	return (word_of(w, m) & (F2_MX_HELD | F2_MX_PARKED | F2_MX_STARVE)) == F2_MX_UNLOCKED;
 }
 
 static int rseq_off(void)
@@ -236,7 +236,8 @@ START_TEST(contended_bit_lifecycle)
 	/* the waiter took it with PARKED (it had slept): its unlock woke nobody
 	 * and left WAKER */
 	ck_assert_uint_eq(word_of(w, m),
-	                  (f2_su_state == F2_SU_ON ? F2_MX_RMW_UNLOCK : F2_MX_UNLOCKED) | F2_MX_WAKER);
+	                  (f2_su_state == F2_SU_ON ? F2_MX_RMW_UNLOCK : F2_MX_UNLOCKED) | F2_MX_WAKER |
+	                  f2_mx_gen_bits(w->size == 2 ? F2_SIZE_U8 : F2_SIZE_U32));
 
 	for (n = 0; n < 64 && word_of(w, m) != F2_MX_UNLOCKED; n++) {
 		ck_assert_int_eq(w->lock(m), 0);
