@@ -48,10 +48,6 @@ struct mx_waiter {
 #define RECHECK_MIN_NS 1000000ull
 #define RECHECK_MAX_NS 1000000000ull
 
-/* Quiet unlocks (unlock_quiet) of this thread since its last lock that met a
- * held mutex; the F2_MX_QUIET_DECAY-th drops the word's leftover bits. */
-static __thread __attribute__((tls_model("initial-exec"))) unsigned short mx_quiet;
-
 /* The healer's sleep bound (mutex_impl.h, WAKER): how long a WAKER whose
  * wake found nobody can hold back the wake-ups of the parked ones. */
 #define HEAL_NS 1000000ull
@@ -412,8 +408,6 @@ int f2_mx_lock_slow(void *w, unsigned size, const struct timespec *abs, clockid_
 	struct mx_waiter me = { w, size, 0, abs, clk, 0, 0, RECHECK_MIN_NS, contended, 0, 0 };
 	int r;
 
-	mx_quiet = 0; /* contention: no decay yet (unlock_quiet) */
-
 	if (spin_acquire(w, size, contended) == 0)
 		return 0;
 	me.flags = f2_pair_flags(w, size);
@@ -441,18 +435,13 @@ int f2_mx_timedlock(void *w, unsigned size, const struct timespec *abs, clockid_
 
 /* Unlocks a word that has had waiters but has none parked now (RMW_UNLOCK,
  * maybe WAKER, no PARKED or STARVE): no wake. Usually the bits stay
- * (RMW_UNLOCK: no fence for the next waiter), but the F2_MX_QUIET_DECAY-th such
- * unlock in a row of a thread whose locks met no held mutex meanwhile drops
- * them, so a mutex whose contention has ended goes back to the store unlock
- * and the one-CAS lock. While the contention lasts, every thread's locks
- * keep meeting a held mutex (f2_mx_lock_slow resets mx_quiet), so the bits
- * stay and no waiter's mark needs a fence: the decay used to come every 64
- * quiet unlocks of each thread even then, and each one cost the next waiter
- * a membarrier (docs/design/mutex.md, "Store unlock"). Fences are bounded by
- * one per F2_MX_QUIET_DECAY quiet unlocks. 1 if done, 0 if the word was
- * something else. */
+ * (RMW_UNLOCK: no fence for the next waiter), but one such unlock in 64 per
+ * thread drops them, so a mutex whose contention has ended goes back to the
+ * store unlock and the one-CAS lock. Fences are then bounded by one per 64
+ * quiet unlocks. 1 if done, 0 if the word was something else. */
 static int unlock_quiet(void *w, unsigned size, unsigned old)
 {
+	static __thread __attribute__((tls_model("initial-exec"))) unsigned char quiet;
 	unsigned to = old & ~F2_MX_HELD;
 
 	if (!(old & F2_MX_HELD) || (old & (F2_MX_PARKED | F2_MX_STARVE)))
@@ -460,8 +449,7 @@ static int unlock_quiet(void *w, unsigned size, unsigned old)
 	/* A process-shared mutex (32-bit, node F2_NODE_SHARED, set by the pthread
 	 * shim with RMW_UNLOCK) never decays: the fence reaches only this process.
 	 * The node is read while we still own the mutex. */
-	if (++mx_quiet >= F2_MX_QUIET_DECAY) {
-		mx_quiet = 0;
+	if (++quiet % 64 == 0) {
 		to = unwake(to); /* a hint only: dropping it costs a wake at most */
 		if (size == F2_SIZE_U8 || f2_load_relaxed((int32_t *)w + 1) != F2_NODE_SHARED)
 			to = F2_MX_UNLOCKED;

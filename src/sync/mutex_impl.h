@@ -11,8 +11,7 @@
  *               has reserved the next turn; nobody else may take the mutex
  *   RMW_UNLOCK 8 the word has had a waiter: its unlock always takes the RMW
  *               path. Every transition keeps it except the quiet-unlock
- *               decay (mutex_core.c: F2_MX_QUIET_DECAY quiet unlocks in a
- *               row of one thread that met no contention). While it is
+ *               decay (mutex_core.c: one in 64 per thread). While it is
  *               clear, an uncontended owner may release with a plain store
  *               (store_unlock.h); a waiter that sets bits on a word that is
  *               exactly HELD sets it and calls f2_su_fence().
@@ -107,11 +106,6 @@
 #define F2_MX_WAKER     16u
 #define F2_MX_GEN_SHIFT 5
 #define F2_MX_GEN       0xffffffe0u /* of an 8-bit word, only bits 5-7 exist */
-
-/* The quiet-unlock decay (mutex_core.c, unlock_quiet): a thread's quiet
- * unlocks in a row, with no lock of it meeting a held mutex meanwhile, after
- * which it drops RMW_UNLOCK and a leftover WAKER. */
-#define F2_MX_QUIET_DECAY 4096
 
 /* futex bitset masks */
 #define F2_MX_WAIT_NORMAL   1u

@@ -460,7 +460,7 @@ END_TEST
 
 /* A free word may keep WAKER (and RMW_UNLOCK) after every waiter left: it is
  * a free mutex for lock, trylock and timedlock, and the quiet-unlock decay
- * clears it within F2_MX_QUIET_DECAY unlocks of one thread. */
+ * clears it within 64 unlocks of one thread. */
 START_TEST(leftover_waker_is_free)
 {
 	const struct mx_ops *o = &OPS[_i];
@@ -474,50 +474,13 @@ START_TEST(leftover_waker_is_free)
 	ck_assert_int_eq(o->unlock(m), 0);
 	ck_assert_int_eq(o->timedlock(m, &past, CLOCK_MONOTONIC), 0);
 	ck_assert_int_eq(o->unlock(m), 0);
-	for (n = 0; n < F2_MX_QUIET_DECAY && mx_word(o, m) != F2_MX_UNLOCKED; n++) {
+	for (n = 0; n < 64 && mx_word(o, m) != F2_MX_UNLOCKED; n++) {
 		ck_assert_int_eq(o->lock(m), 0);
 		ck_assert_int_eq(o->unlock(m), 0);
 	}
 	ck_assert_uint_eq(mx_word(o, m), F2_MX_UNLOCKED);
 	ck_assert_int_eq(o->unlock(m), EPERM);
 	free(m);
-}
-END_TEST
-
-/* The decay waits while contention lasts: a lock that met a held mutex
- * restarts the count of quiet unlocks, so a contended word keeps RMW_UNLOCK
- * (no fence for its next waiter); F2_MX_QUIET_DECAY quiet unlocks in a row
- * then drop it. */
-static void meet_contention(const struct mx_ops *o, void *other)
-{
-	struct timespec past = { 0, 0 };
-
-	ck_assert_int_eq(o->lock(other), 0);
-	ck_assert_int_eq(o->timedlock(other, &past, CLOCK_MONOTONIC), ETIMEDOUT);
-	ck_assert_int_eq(o->unlock(other), 0);
-}
-
-START_TEST(contention_defers_decay)
-{
-	const struct mx_ops *o = &OPS[_i];
-	void *m = mx_new(o), *other = mx_new(o);
-
-	meet_contention(o, other);
-	mx_set(o, m, F2_MX_RMW_UNLOCK); /* a word that has had waiters */
-	for (int round = 0; round < 2; round++) {
-		for (int n = 0; n < F2_MX_QUIET_DECAY - 1; n++) {
-			ck_assert_int_eq(o->lock(m), 0);
-			ck_assert_int_eq(o->unlock(m), 0);
-		}
-		ck_assert_uint_eq(mx_word(o, m), F2_MX_RMW_UNLOCK);
-		if (round == 0)
-			meet_contention(o, other); /* the count starts again */
-	}
-	ck_assert_int_eq(o->lock(m), 0);
-	ck_assert_int_eq(o->unlock(m), 0); /* the F2_MX_QUIET_DECAY-th in a row */
-	ck_assert_uint_eq(mx_word(o, m), F2_MX_UNLOCKED);
-	free(m);
-	free(other);
 }
 END_TEST
 
@@ -822,7 +785,6 @@ static Suite *mutex_suite(void)
 	tcase_add_loop_test(tc, signals_to_a_waiter, 0, 2);
 	tcase_add_loop_test(tc, stale_waker_is_healed, 0, 2);
 	tcase_add_loop_test(tc, leftover_waker_is_free, 0, 2);
-	tcase_add_loop_test(tc, contention_defers_decay, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fork");
 	tcase_set_timeout(tc, 60);
