@@ -87,8 +87,10 @@ int F2P_IMPL(pthread_mutex_destroy)(pthread_mutex_t *pm)
 	f2p_stat(F2P_ST_DESTROY);
 	if (kind & F2P_KIND_GLIBC)
 		return f2p_real()->mutex_destroy(pm);
-	/* the program must not race destroy with lock; a held mutex is EBUSY */
-	if (f2_load_relaxed(&m->m.word) & ~F2_MX_RMW_UNLOCK)
+	/* the program must not race destroy with lock; a held mutex is EBUSY
+	 * (RMW_UNLOCK and a WAKER|GEN whose wake found nobody outlive every
+	 * waiter; GEN appears only with WAKER or STARVE) */
+	if (f2_load_relaxed(&m->m.word) & (F2_MX_HELD | F2_MX_PARKED | F2_MX_STARVE))
 		return EBUSY;
 	f2_store_relaxed(&m->kind, -1);
 	return 0;

@@ -43,9 +43,10 @@
  * found the word changed, or cancellation ended it first) cannot have been
  * requeued, and it takes the mutex plainly. Broadcast wakes two, not one:
  * each hand-on costs a wake-up latency (the woken thread must be scheduled),
- * and with two chains one waiter is already on its way while the other owns
- * the mutex, so that latency overlaps the owner's critical section instead
- * of adding to it. A third would only find the mutex held and park again.
+ * and when both find the mutex free, two chains overlap those latencies.
+ * When the broadcaster holds the mutex they usually find it still held and
+ * park behind the requeued waiters (one chain then runs); no other count
+ * measured better (cond.md, "Why broadcast wakes two").
  * Cond waiters park with the mutex's WAIT_NORMAL mask.
  * Signal wakes; it never requeues its waiter onto the mutex ("wait
  * morphing"). Morphing needs the mutex marked PARKED by someone whose unlock
@@ -90,8 +91,8 @@
 #define CV_MANY 0x80000000u
 
 /* Waiters a requeueing broadcast wakes; the rest go onto the mutex word.
- * Two keep one waiter on its way while the other owns the mutex (header
- * comment); more would only find the mutex held and park again. */
+ * Two chains when the mutex is free for them (header comment); one, three,
+ * four and six measured no better (cond.md). */
 #define CV_BCAST_WAKE 2
 
 /* c->mref: the recorded mutex word's futex flags (low byte) and, with

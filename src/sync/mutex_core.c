@@ -34,6 +34,11 @@ struct mx_waiter {
 	uint64_t t0;                    /* CLOCK_MONOTONIC ns when it began to wait */
 	int starving;                   /* owns the STARVE bit */
 	uint64_t recheck_ns;            /* store unlock LOST: the next sleep's bound */
+	int carrier;                    /* has slept (or was requeued): may carry a
+	                                 * wake owed to sleepers, clears WAKER */
+	int healer;                     /* set PARKED next to WAKER: sleeps bounded
+	                                 * until WAKER is gone (mutex_impl.h) */
+	int heal_due;                   /* its bounded sleep ran out */
 };
 
 /* Store unlock LOST (store_unlock.h): a sleep on the word lasts at most
@@ -42,6 +47,10 @@ struct mx_waiter {
  * waited, and a long wait costs one wake-up a second. */
 #define RECHECK_MIN_NS 1000000ull
 #define RECHECK_MAX_NS 1000000000ull
+
+/* The healer's sleep bound (mutex_impl.h, WAKER): how long a WAKER whose
+ * wake found nobody can hold back the wake-ups of the parked ones. */
+#define HEAL_NS 1000000ull
 
 /* Orphaned reservations. fork() leaves in the child only the forking thread,
  * which is no starver, so a STARVE bit copied from the parent has no owner:
@@ -56,7 +65,7 @@ struct mx_waiter {
  *   mx_starvers starvers alive in this process: raised before a waiter sets
  *               STARVE, lowered when it claims its turn or gives it up; 0 in
  *               a child. With none alive, no STARVE seen can be ours. This
- *               covers the 8-bit word's 4-bit GEN, which repeats every 16
+ *               covers the 8-bit word's 3-bit GEN, which repeats every 8
  *               generations of fork-within-fork.
  * A count of starvers alone is not enough: a child thread starving on any
  * other mutex would hide every orphaned bit (the old rule, which hung). Both
@@ -71,11 +80,39 @@ static void mx_fork_child(void)
 }
 
 /* This process's fork generation as stored in a word of this size. */
-static unsigned gen_bits(unsigned size)
+unsigned f2_mx_gen_bits(unsigned size)
 {
 	unsigned g = f2_load_relaxed(&mx_gen) << F2_MX_GEN_SHIFT; /* changes only in fork's child */
 
 	return g & F2_MX_GEN & (unsigned)f2_size_mask(size);
+}
+
+/* Orphaned wakers. fork() copies a WAKER (mutex_impl.h) without the woken
+ * waiter or the healer it counts on: in the child nothing would clear it, the
+ * unlocks would wake nobody and the next waiter would sleep for good. So the
+ * unlock that sets WAKER stamps GEN with its process's generation, and a
+ * waiter vouches for a WAKER only when GEN is ours and our generation fits in
+ * the field: a word copied by fork comes from an ancestor, whose generation
+ * is smaller than ours, so below 2^width no ancestor's GEN equals ours. A
+ * waiter that would sleep next to a WAKER it cannot vouch for clears it, as a
+ * woken waiter does (lock_round). Clearing a WAKER is always safe: it only
+ * lets the next unlock wake one more thread. So a WAKER set by another
+ * process on a process-shared word (not orphaned: fork does not copy shared
+ * memory) costs at most a wake, and an 8-bit word in a process 8 or more
+ * forks deep (3 GEN bits) simply loses the at-most-one-woken limit. */
+static int waker_vouched(unsigned size, unsigned v)
+{
+	unsigned width = (size == F2_SIZE_U8 ? 8u : 32u) - F2_MX_GEN_SHIFT;
+
+	return (f2_load_relaxed(&mx_gen) >> width) == 0 && /* changes only in fork's child */
+	       (v & F2_MX_GEN) == f2_mx_gen_bits(size);
+}
+
+/* v without WAKER, and without GEN unless a STARVE keeps it (GEN stamps
+ * whichever of WAKER and STARVE is set). */
+static unsigned unwake(unsigned v)
+{
+	return v & ~(F2_MX_WAKER | ((v & F2_MX_STARVE) ? 0u : F2_MX_GEN));
 }
 
 __attribute__((constructor)) static void mx_init(void)
@@ -84,8 +121,8 @@ __attribute__((constructor)) static void mx_init(void)
 }
 
 /* Release CAS, for setting STARVE (pairs with the acquire load in
- * orphaned(), see mx_starvers) and for the quiet unlock (pairs with the
- * acquire CAS of the next owner). */
+ * orphaned(), see mx_starvers) and for the unlocks (pairs with the acquire
+ * CAS of the next owner). */
 static int cas_release(void *w, unsigned size, unsigned *exp, unsigned desired)
 {
 	return f2_mx_cas(w, size, exp, desired, memory_order_release); /* release: see above */
@@ -100,7 +137,7 @@ static int orphaned(const struct mx_waiter *me)
 
 	if (!(v & F2_MX_STARVE))
 		return 0;
-	return (v & F2_MX_GEN) != gen_bits(me->size) || f2_load_seq(&mx_starvers) == 0;
+	return (v & F2_MX_GEN) != f2_mx_gen_bits(me->size) || f2_load_seq(&mx_starvers) == 0;
 }
 
 static void starver_done(struct mx_waiter *me)
@@ -133,24 +170,28 @@ static int mark(const struct mx_waiter *me, unsigned *v, unsigned want, int rele
 	return 1;
 }
 
-static unsigned fetch_and_release(void *w, unsigned size, unsigned mask)
-{
-	/* release: pairs with the acquire CAS of the next owner */
-	return (unsigned)f2_sized_and(w, f2_mx_size(size), mask, memory_order_release);
-}
-
-/* Bounded spinning while the owner runs and nobody is parked yet. */
-static int spin_acquire(void *w, unsigned size, unsigned take)
+/* Bounded spinning while the owner runs. An arrival (carrier 0) spins only
+ * while nobody is parked: with parked waiters the thread count exceeds what
+ * the owner hands on in a spin, and it parks rather than steal the CPU and
+ * the cache line from the running owner. It takes a free word keeping every
+ * bit (WAKER: the designated waker is still on its way). A carrier (woken
+ * waiter, requeued condvar waiter) competes as long as no turn is reserved,
+ * and takes with PARKED set and WAKER clear: its unlock then wakes the next
+ * sleeper. Gives up at once on STARVE (reserved). 0 if taken. */
+static int spin_acquire(void *w, unsigned size, int carrier)
 {
 	unsigned n = f2_load_relaxed(&f2_tuning()->spin); /* knob: see tuning.c */
+	unsigned stop = carrier ? F2_MX_STARVE : F2_MX_STARVE | F2_MX_PARKED;
 
 	for (unsigned i = 0; i < n; i++) {
 		unsigned v = f2_mx_load(w, size);
-		if ((v & ~F2_MX_RMW_UNLOCK) == F2_MX_UNLOCKED) {
-			if (f2_mx_cas_acquire(w, size, &v, take | v))
+		if (!(v & (F2_MX_HELD | F2_MX_STARVE))) {
+			unsigned want = carrier ? unwake(v | F2_MX_HELD | F2_MX_PARKED)
+			                        : v | F2_MX_HELD;
+			if (f2_mx_cas_acquire(w, size, &v, want))
 				return 0;
-		} else if (v & (F2_MX_PARKED | F2_MX_STARVE)) {
-			break; /* queue behind the parked ones */
+		} else if (v & stop) {
+			break;
 		}
 		f2_cpu_relax();
 	}
@@ -163,16 +204,14 @@ static int waited_too_long(const struct mx_waiter *me)
 	return f2_now_ns(CLOCK_MONOTONIC) - me->t0 >= limit;
 }
 
-/* Store unlock LOST: the deadline of the next sleep, at most recheck_ns
- * away on the caller's clock. Sets *abs to it and returns 1, or returns 0
- * when the caller's own deadline comes first. */
-static int recheck_deadline(struct mx_waiter *me, struct timespec *ts,
-                            const struct timespec **abs)
+/* The deadline of a bounded sleep, ns from now on the caller's clock. Sets
+ * *abs to it and returns 1, or returns 0 when the caller's own deadline comes
+ * first. */
+static int bound_deadline(const struct mx_waiter *me, uint64_t ns, struct timespec *ts,
+                          const struct timespec **abs)
 {
-	uint64_t t = f2_now_ns(me->clk) + me->recheck_ns;
+	uint64_t t = f2_now_ns(me->clk) + ns;
 
-	if (me->recheck_ns < RECHECK_MAX_NS)
-		me->recheck_ns *= 2;
 	ts->tv_sec = (time_t)(t / F2_NSEC_PER_SEC);
 	ts->tv_nsec = (long)(t % F2_NSEC_PER_SEC);
 	if (me->abs && f2_timespec_cmp(me->abs, ts) <= 0)
@@ -181,21 +220,44 @@ static int recheck_deadline(struct mx_waiter *me, struct timespec *ts,
 	return 1;
 }
 
+/* How long the next sleep on v may last, 0 for unbounded: a healer's sleep
+ * while WAKER is set lasts HEAL_NS; with store unlock LOST every sleep lasts
+ * recheck_ns, which doubles from RECHECK_MIN_NS up to RECHECK_MAX_NS, so a
+ * waiter whose mark was wiped finds out within about the time it has already
+ * waited, and a long wait costs one wake-up a second. */
+static uint64_t sleep_bound(struct mx_waiter *me, unsigned v)
+{
+	uint64_t ns = 0;
+
+	if (me->healer && (v & F2_MX_WAKER))
+		ns = HEAL_NS;
+	if (f2_unlikely(f2_su_lost())) {
+		if (!ns || me->recheck_ns < ns)
+			ns = me->recheck_ns;
+		if (me->recheck_ns < RECHECK_MAX_NS)
+			me->recheck_ns *= 2;
+	}
+	return ns;
+}
+
 /* Sleeps while the word is v. Returns 0, -EAGAIN or -ETIMEDOUT.
  * If no backend can park this word (a forced backend the kernel lacks, a size
- * nobody serves), it yields instead: slower, never wrong. With store unlock
- * LOST the sleep is bounded (recheck_deadline): a store unlock that read ON
- * before may wipe the word under us without a wake. */
+ * nobody serves), it yields instead: slower, never wrong. A sleep that ends at
+ * its own bound (sleep_bound) returns 0 with heal_due set: a spurious wakeup
+ * for the loop, which then clears a WAKER that outlived its waker. */
 static int sleep_while(struct mx_waiter *me, unsigned v)
 {
 	unsigned mask = me->starving ? F2_MX_WAIT_STARVING : F2_MX_WAIT_NORMAL;
 	const struct timespec *abs = me->abs;
 	struct timespec ts;
-	int bounded = f2_unlikely(f2_su_lost()) && recheck_deadline(me, &ts, &abs);
+	uint64_t ns = sleep_bound(me, v);
+	int bounded = ns && bound_deadline(me, ns, &ts, &abs);
 	int r = f2_park(me->w, v, mask, me->flags, abs, me->clk);
 
-	if (r == -ETIMEDOUT && bounded)
-		return 0; /* our recheck, not the caller's deadline */
+	if (r == -ETIMEDOUT && bounded) {
+		me->heal_due = 1;
+		return 0; /* our bound, not the caller's deadline */
+	}
 	if (r == 0 || r == -EAGAIN || r == -ETIMEDOUT)
 		return r;
 	if (me->abs && f2_deadline_passed(me->abs, me->clk))
@@ -216,7 +278,8 @@ static int leave(const struct mx_waiter *me)
 }
 
 /* The deadline passed: take the mutex if it is free for us, else make sure
- * no turn stays reserved for us and the parked ones still get woken. */
+ * no turn stays reserved for us and the parked ones still get woken: we may
+ * be the woken waiter or the healer that WAKER counts on, so WAKER goes. */
 static int give_up(struct mx_waiter *me)
 {
 	unsigned v = f2_mx_load(me->w, me->size);
@@ -226,13 +289,15 @@ static int give_up(struct mx_waiter *me)
 		int mine = me->starving ? (v & ~(keep | F2_MX_GEN)) == F2_MX_STARVE
 		                        : !(v & (F2_MX_HELD | F2_MX_STARVE));
 		if (mine) {
-			if (f2_mx_cas_acquire(me->w, me->size, &v, F2_MX_HELD | F2_MX_PARKED | keep)) {
+			unsigned want = me->starving ? F2_MX_HELD | F2_MX_PARKED | keep
+			                             : unwake(v | F2_MX_HELD | F2_MX_PARKED);
+			if (f2_mx_cas_acquire(me->w, me->size, &v, want)) {
 				starver_done(me);
 				return 0;
 			}
 			continue;
 		}
-		unsigned want = (v & F2_MX_HELD) ? (v | F2_MX_PARKED) : v;
+		unsigned want = unwake((v & F2_MX_HELD) ? (v | F2_MX_PARKED) : v);
 		if (me->starving)
 			want &= ~(F2_MX_STARVE | F2_MX_GEN);
 		if (want == v || mark(me, &v, want, 0)) {
@@ -242,12 +307,65 @@ static int give_up(struct mx_waiter *me)
 	}
 }
 
+/* A healer whose bounded sleep ran out while WAKER was still set: the wake
+ * that set it found nobody (or its waiter is slow to run); clear it so the
+ * next unlock wakes one of the parked. 1 if it acted (the caller reloads). */
+static int heal(struct mx_waiter *me, unsigned v)
+{
+	int due = me->heal_due;
+
+	me->heal_due = 0;
+	if (!me->healer)
+		return 0;
+	if (!(v & F2_MX_WAKER)) {
+		me->healer = 0; /* WAKER is gone: the wake-ups flow again */
+		return 0;
+	}
+	if (!due)
+		return 0;
+	me->healer = 0;
+	f2_mx_cas_relaxed(me->w, me->size, &v, unwake(v));
+	return 1;
+}
+
+/* Starving: reserves the next turn (STARVE), then waits a bounded while for
+ * the owner's release before it parks, so that the hand-off usually goes to
+ * a running thread. 0: reload, else sleep_while()'s result. */
+static int starve(struct mx_waiter *me, unsigned v, int clear)
+{
+	/* counted before the bit is visible: a waiter that sees STARVE also
+	 * sees this starver */
+	f2_add_seq(&mx_starvers, 1);
+	unsigned want = ((clear ? unwake(v) : v) & ~F2_MX_GEN) | F2_MX_PARKED | F2_MX_STARVE |
+	                f2_mx_gen_bits(me->size);
+
+	if (!mark(me, &v, want, 1)) {
+		f2_sub_seq(&mx_starvers, 1);
+		return 0;
+	}
+	me->starving = 1;
+	for (unsigned i = f2_load_relaxed(&f2_tuning()->spin); i > 0; i--) { /* knob: tuning.c */
+		if (f2_mx_load(me->w, me->size) != v)
+			return 0;
+		f2_cpu_relax();
+	}
+	return sleep_while(me, v);
+}
+
 /* One round of the wait loop: returns 1 when the mutex is ours, 0 when the
- * word changed under us (reload), else parks and returns sleep_while()'s result. */
+ * word changed under us (reload), 2 after a sleep (woken, or a spurious or
+ * bounded return), else sleep_while()'s error. A carrier clears WAKER in every
+ * change it makes, and so does an arrival next to a WAKER it cannot vouch for
+ * (an orphan copied by fork: waker_vouched); otherwise an arrival leaves it
+ * (the woken waiter is on its way). */
 static int lock_round(struct mx_waiter *me, unsigned v)
 {
 	unsigned keep = v & F2_MX_RMW_UNLOCK;
+	int clear = me->carrier || ((v & F2_MX_WAKER) && !waker_vouched(me->size, v));
+	int r;
 
+	if (heal(me, v))
+		return 0;
 	if (me->starving && !(v & F2_MX_STARVE))
 		starver_done(me); /* a store unlock wiped our mark (mark()): queue again */
 	if (me->starving) {
@@ -260,39 +378,48 @@ static int lock_round(struct mx_waiter *me, unsigned v)
 		}
 	} else if ((v & F2_MX_STARVE) && orphaned(me)) {
 		/* an orphaned reservation (see mx_gen): drop it and retry */
-		f2_mx_cas_relaxed(me->w, me->size, &v, v & ~(F2_MX_STARVE | F2_MX_GEN));
+		f2_mx_cas_relaxed(me->w, me->size, &v,
+		                  v & ~(F2_MX_STARVE | F2_MX_GEN | F2_MX_WAKER));
 		return 0;
 	} else if (!(v & (F2_MX_HELD | F2_MX_STARVE))) {
-		return f2_mx_cas_acquire(me->w, me->size, &v, F2_MX_HELD | F2_MX_PARKED | keep);
+		/* taken after a wait: PARKED for the ones that may still sleep */
+		return f2_mx_cas_acquire(me->w, me->size, &v, unwake(v | F2_MX_HELD | F2_MX_PARKED));
 	} else if ((v & F2_MX_HELD) && !(v & F2_MX_STARVE) && waited_too_long(me)) {
-		/* counted before the bit is visible: a waiter that sees STARVE
-		 * also sees this starver */
-		f2_add_seq(&mx_starvers, 1);
-		if (!mark(me, &v, v | F2_MX_PARKED | F2_MX_STARVE | gen_bits(me->size), 1)) {
-			f2_sub_seq(&mx_starvers, 1);
+		r = starve(me, v, clear);
+		goto slept;
+	} else if ((v & F2_MX_HELD) && (!(v & F2_MX_PARKED) || (clear && (v & F2_MX_WAKER)))) {
+		/* the first PARKED next to a vouched WAKER makes us the healer */
+		int healer = (v & F2_MX_WAKER) && !(v & F2_MX_PARKED) && !clear;
+		if (!mark(me, &v, clear ? unwake(v | F2_MX_PARKED) : v | F2_MX_PARKED, 0))
 			return 0;
-		}
-		me->starving = 1;
-	} else if ((v & F2_MX_HELD) && !(v & F2_MX_PARKED)) {
-		if (!mark(me, &v, v | F2_MX_PARKED, 0))
-			return 0;
+		me->healer |= healer;
 	}
-	return sleep_while(me, v);
+	r = sleep_while(me, v);
+slept:
+	if (r == -EAGAIN)
+		return 0;
+	me->carrier = 1; /* may have been the woken one: carry its duty */
+	return r == 0 ? 2 : r;
 }
 
 int f2_mx_lock_slow(void *w, unsigned size, const struct timespec *abs, clockid_t clk,
                     int contended)
 {
-	struct mx_waiter me = { w, size, 0, abs, clk, 0, 0, RECHECK_MIN_NS };
+	struct mx_waiter me = { w, size, 0, abs, clk, 0, 0, RECHECK_MIN_NS, contended, 0, 0 };
 	int r;
 
-	if (spin_acquire(w, size, contended ? F2_MX_HELD | F2_MX_PARKED : F2_MX_HELD) == 0)
+	if (spin_acquire(w, size, contended) == 0)
 		return 0;
 	me.flags = f2_pair_flags(w, size);
 	me.t0 = f2_now_ns(CLOCK_MONOTONIC);
-	while ((r = lock_round(&me, f2_mx_load(w, size))) != 1)
+	while ((r = lock_round(&me, f2_mx_load(w, size))) != 1) {
 		if (r == -ETIMEDOUT)
 			return give_up(&me);
+		/* Back from a sleep and running: compete with the running threads
+		 * (barging) before parking again; never given the mutex. */
+		if (r == 2 && !me.starving && spin_acquire(w, size, 1) == 0)
+			return 0;
+	}
 	return 0;
 }
 
@@ -306,23 +433,50 @@ int f2_mx_timedlock(void *w, unsigned size, const struct timespec *abs, clockid_
 	return f2_mx_lock_slow(w, size, abs, clk, 0);
 }
 
-/* Unlocks a RMW_UNLOCK word that has no waiter now: usually it stays
- * RMW_UNLOCK (no fence for the next waiter), but one such unlock in 64 per
- * thread drops the bit, so a mutex whose contention has ended goes back to the
+/* Unlocks a word that has had waiters but has none parked now (RMW_UNLOCK,
+ * maybe WAKER, no PARKED or STARVE): no wake. Usually the bits stay
+ * (RMW_UNLOCK: no fence for the next waiter), but one such unlock in 64 per
+ * thread drops them, so a mutex whose contention has ended goes back to the
  * store unlock and the one-CAS lock. Fences are then bounded by one per 64
  * quiet unlocks. 1 if done, 0 if the word was something else. */
-static int unlock_quiet(void *w, unsigned size)
+static int unlock_quiet(void *w, unsigned size, unsigned old)
 {
 	static __thread __attribute__((tls_model("initial-exec"))) unsigned char quiet;
-	unsigned to = F2_MX_RMW_UNLOCK;
+	unsigned to = old & ~F2_MX_HELD;
 
+	if (!(old & F2_MX_HELD) || (old & (F2_MX_PARKED | F2_MX_STARVE)))
+		return 0;
 	/* A process-shared mutex (32-bit, node F2_NODE_SHARED, set by the pthread
 	 * shim with RMW_UNLOCK) never decays: the fence reaches only this process.
 	 * The node is read while we still own the mutex. */
-	if (++quiet % 64 == 0 &&
-	    (size == F2_SIZE_U8 || f2_load_relaxed((int32_t *)w + 1) != F2_NODE_SHARED))
-		to = F2_MX_UNLOCKED;
-	return cas_release(w, size, &(unsigned){ F2_MX_HELD | F2_MX_RMW_UNLOCK }, to);
+	if (++quiet % 64 == 0) {
+		to = unwake(to); /* a hint only: dropping it costs a wake at most */
+		if (size == F2_SIZE_U8 || f2_load_relaxed((int32_t *)w + 1) != F2_NODE_SHARED)
+			to = F2_MX_UNLOCKED;
+	}
+	return cas_release(w, size, &old, to);
+}
+
+/* The word after the releasing CAS from old, and what to wake:
+ *   STARVE           -> STARVE|GEN: wake the starver (WAIT_STARVING)
+ *   PARKED, no WAKER -> WAKER|GEN: wake one (the designated waker,
+ *                       mutex_impl.h; GEN: this process's, see waker_vouched)
+ *   otherwise        -> HELD cleared, no wake (nobody parked, or a woken
+ *                       waiter or a healer is on its way and will make the
+ *                       next unlock wake)
+ * RMW_UNLOCK is kept in every case. */
+static unsigned released(unsigned old, unsigned size, unsigned *wake)
+{
+	*wake = 0;
+	if (old & F2_MX_STARVE) {
+		*wake = F2_MX_WAIT_STARVING;
+		return old & (F2_MX_STARVE | F2_MX_GEN | F2_MX_RMW_UNLOCK);
+	}
+	if ((old & (F2_MX_PARKED | F2_MX_WAKER)) == F2_MX_PARKED) {
+		*wake = F2_MX_WAKE_ANY;
+		return (old & F2_MX_RMW_UNLOCK) | F2_MX_WAKER | f2_mx_gen_bits(size);
+	}
+	return old & ~F2_MX_HELD;
 }
 
 int f2_mx_unlock_slow(void *w, unsigned size)
@@ -330,19 +484,19 @@ int f2_mx_unlock_slow(void *w, unsigned size)
 	/* The wake is bound before the release: after it, the mutex may be
 	 * locked, unlocked and freed by another thread. */
 	struct f2_bound pw;
-	unsigned old;
+	unsigned old = f2_mx_load(w, size), wake; /* a guess for the CAS */
 
-	if (unlock_quiet(w, size))
+	if (unlock_quiet(w, size, old))
 		return 0;
 	f2_bind_word(&pw, w, f2_pair_flags(w, size));
-	old = fetch_and_release(w, size, F2_MX_STARVE | F2_MX_GEN | F2_MX_RMW_UNLOCK);
-	if (!(old & F2_MX_HELD))
-		return EPERM; /* the AND changed nothing: the word was not held */
+	old = f2_mx_load(w, size); /* a guess for the CAS */
+	do {
+		if (!(old & F2_MX_HELD))
+			return EPERM; /* not held: nothing changed */
+	} while (!cas_release(w, size, &old, released(old, size, &wake)));
 	/* Self-synchronised destruction: from here on only the futex wake on the
 	 * address, which is harmless if the memory is gone. */
-	if (old & F2_MX_STARVE)
-		f2_wake_bound(&pw, F2_MX_WAIT_STARVING, 1);
-	else if (old & F2_MX_PARKED)
-		f2_wake_bound(&pw, F2_MX_WAKE_ANY, 1);
+	if (wake)
+		f2_wake_bound(&pw, wake, 1);
 	return 0;
 }

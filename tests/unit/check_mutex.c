@@ -413,6 +413,77 @@ START_TEST(signals_to_a_waiter)
 }
 END_TEST
 
+/* ---- designated waker (WAKER) -------------------------------------------- */
+
+static void mx_set(const struct mx_ops *o, void *m, unsigned v)
+{
+	if (o->size == sizeof(f2_mutex_t))
+		__atomic_store_n((uint32_t *)m, v, __ATOMIC_SEQ_CST);
+	else
+		__atomic_store_n((uint8_t *)m, (uint8_t)v, __ATOMIC_SEQ_CST);
+}
+
+static unsigned mx_word(const struct mx_ops *o, void *m);
+
+/* GEN as this process stamps it on a WAKER (mutex_impl.h): check runs each
+ * test in a forked process, whose generation is not 0. */
+static unsigned mx_gen(const struct mx_ops *o)
+{
+	return f2_mx_gen_bits(o->size == sizeof(f2_mutex_t) ? F2_SIZE_U32 : F2_SIZE_U8);
+}
+
+/* A WAKER whose wake found nobody: the unlock then wakes nobody, so the
+ * waiter that parked next to it (the healer) must clear it after its bounded
+ * sleep and take the mutex. Without the healer this hangs. */
+START_TEST(stale_waker_is_healed)
+{
+	const struct mx_ops *o = &OPS[_i];
+	struct holder h = { o, mx_new(o), 0, -1, 0 };
+	pthread_t t;
+
+	ck_assert_int_eq(o->lock(h.m), 0);
+	mx_set(o, h.m, mx_word(o, h.m) | F2_MX_WAKER | mx_gen(o)); /* as after an empty wake */
+	ck_assert_int_eq(pthread_create(&t, NULL, timed_locker, &h), 0);
+	while (!__atomic_load_n(&h.tid, __ATOMIC_SEQ_CST))
+		sched_yield();
+	wait_parked(h.tid, o->flags);
+	/* PARKED|WAKER, unless its bounded sleep already ran out (a loaded box) */
+	ck_assert_uint_eq(mx_word(o, h.m) & F2_MX_PARKED, F2_MX_PARKED);
+	ck_assert_int_eq(o->unlock(h.m), 0); /* WAKER set: no wake */
+	pthread_join(t, NULL);
+	ck_assert_int_eq(h.rc, 0);
+	ck_assert_int_eq(o->trylock(h.m), 0);
+	ck_assert_int_eq(o->unlock(h.m), 0);
+	free(h.m);
+}
+END_TEST
+
+/* A free word may keep WAKER (and RMW_UNLOCK) after every waiter left: it is
+ * a free mutex for lock, trylock and timedlock, and the quiet-unlock decay
+ * clears it within 64 unlocks of one thread. */
+START_TEST(leftover_waker_is_free)
+{
+	const struct mx_ops *o = &OPS[_i];
+	void *m = mx_new(o);
+	struct timespec past = { 0, 0 };
+	int n;
+
+	mx_set(o, m, F2_MX_WAKER | mx_gen(o) | F2_MX_RMW_UNLOCK);
+	ck_assert_int_eq(o->trylock(m), 0);
+	ck_assert_int_eq(o->trylock(m), EBUSY);
+	ck_assert_int_eq(o->unlock(m), 0);
+	ck_assert_int_eq(o->timedlock(m, &past, CLOCK_MONOTONIC), 0);
+	ck_assert_int_eq(o->unlock(m), 0);
+	for (n = 0; n < 64 && mx_word(o, m) != F2_MX_UNLOCKED; n++) {
+		ck_assert_int_eq(o->lock(m), 0);
+		ck_assert_int_eq(o->unlock(m), 0);
+	}
+	ck_assert_uint_eq(mx_word(o, m), F2_MX_UNLOCKED);
+	ck_assert_int_eq(o->unlock(m), EPERM);
+	free(m);
+}
+END_TEST
+
 /* ---- fork: a reservation copied from the parent --------------------------- */
 
 struct starver {
@@ -443,22 +514,28 @@ static unsigned mx_word(const struct mx_ops *o, void *m)
  * has reserved the next turn (STARVE; the hand-off delay is 0) and sleeps.
  * Asleep, it holds no allocator lock (its first park allocates its parker on
  * the emulation), so a fork now leaves the child's malloc usable. 0 or -1. */
-static int starve_on(struct starver *s, pthread_t *t, int own_stack)
+/* pthread_create; own_stack in a fork child: the thread gets a stack of its
+ * own, as glibc would reuse a dead parent thread's, whose id TSan's copied
+ * registry counts live. 0 or -1. */
+static int spawn(pthread_t *t, void *(*fn)(void *), void *arg, int own_stack)
 {
 	pthread_attr_t a;
 	size_t sz = 1 << 20;
 	void *stack = own_stack ? mmap(NULL, sz, PROT_READ | PROT_WRITE,
 	                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) : NULL;
 
-	/* In a fork child the thread gets a stack of its own: glibc would reuse
-	 * a dead parent thread's, whose id TSan's copied registry counts live. */
 	if (stack == MAP_FAILED || pthread_attr_init(&a) != 0)
 		return -1;
 	if (stack && pthread_attr_setstack(&a, stack, sz) != 0)
 		return -1;
-	int e = pthread_create(t, &a, starve_lock, s);
+	int e = pthread_create(t, &a, fn, arg);
 	pthread_attr_destroy(&a);
-	if (e != 0)
+	return e ? -1 : 0;
+}
+
+static int starve_on(struct starver *s, pthread_t *t, int own_stack)
+{
+	if (spawn(t, starve_lock, s, own_stack) != 0)
 		return -1;
 	while (!(mx_word(s->o, s->m) & F2_MX_STARVE) || !__atomic_load_n(&s->tid, __ATOMIC_SEQ_CST))
 		usleep(100);
@@ -522,6 +599,172 @@ START_TEST(fork_orphaned_reservation)
 }
 END_TEST
 
+/* ---- fork: a designated waker copied from the parent ---------------------- */
+
+#define FORK_THREADS 4
+#define FORK_ITERS 2000
+
+struct fork_count {
+	const struct mx_ops *o;
+	void *m;
+	long value;
+	int rc;
+};
+
+static void *fork_count_loop(void *arg)
+{
+	struct fork_count *c = arg;
+
+	for (int i = 0; i < FORK_ITERS; i++) {
+		if (c->o->lock(c->m) != 0) {
+			__atomic_store_n(&c->rc, 1, __ATOMIC_SEQ_CST);
+			return NULL;
+		}
+		c->value++;
+		if (c->o->unlock(c->m) != 0)
+			__atomic_store_n(&c->rc, 1, __ATOMIC_SEQ_CST);
+	}
+	return NULL;
+}
+
+/* In a fork child that holds m (as a pthread_atfork prepare handler leaves
+ * it): threads of the child lock and unlock m together. A WAKER copied from
+ * the parent, which no thread here would clear, makes the first of them that
+ * parks sleep for good; the alarm then kills the child and fails the test.
+ * Returns the exit status: 0 when every lock got through. */
+static int fork_counters(const struct mx_ops *o, void *m)
+{
+	struct fork_count c = { o, m, 0, 0 };
+	pthread_t t[FORK_THREADS];
+
+	alarm(30); /* a hang kills the child, which fails the test */
+	for (int i = 0; i < FORK_THREADS; i++)
+		if (spawn(&t[i], fork_count_loop, &c, 1) != 0)
+			return 7;
+	if (o->unlock(m) != 0)
+		return 8;
+	for (int i = 0; i < FORK_THREADS; i++)
+		if (pthread_join(t[i], NULL) != 0)
+			return 9;
+	return c.rc ? 10 : c.value == FORK_THREADS * FORK_ITERS ? 0 : 11;
+}
+
+/* The child of fork_orphaned_waker: first one waiter parks on m, held by the
+ * forking thread, next to the copied PARKED|WAKER (the old protocol gave it
+ * no wake: unlock with WAKER set wakes nobody), then many lock together. */
+static int fork_waker_child(void *arg)
+{
+	struct starver *s = arg;
+	const struct mx_ops *o = s->o;
+	pthread_t t;
+
+	alarm(30); /* a hang kills the child, which fails the test */
+	s->tid = 0;
+	s->rc = -1;
+	if (spawn(&t, starve_lock, s, 1) != 0)
+		return 2;
+	while (!__atomic_load_n(&s->tid, __ATOMIC_SEQ_CST))
+		usleep(100);
+	wait_parked(s->tid, o->flags);
+	if (o->unlock(s->m) != 0)
+		return 3;
+	if (pthread_join(t, NULL) != 0 || s->rc != 0)
+		return 4;
+	if (o->lock(s->m) != 0)
+		return 5;
+	return fork_counters(o, s->m);
+}
+
+/* fork() while the word is HELD|PARKED|WAKER, as it is while a woken waiter
+ * is on its way or a healer sleeps in the parent: neither exists in the
+ * child. The word is set directly (nobody parked: PARKED is a hint). */
+START_TEST(fork_orphaned_waker)
+{
+	const struct mx_ops *o = &OPS[_i];
+	struct starver s = { o, mx_new(o), -1, 0 };
+	int st;
+
+	ck_assert_int_eq(o->lock(s.m), 0);
+	mx_set(o, s.m, mx_word(o, s.m) | F2_MX_PARKED | F2_MX_WAKER | mx_gen(o));
+	pid_t pid = tu_fork(fork_waker_child, &s);
+	ck_assert_int_ne(pid, -1);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_int_eq(o->unlock(s.m), 0);
+	ck_assert_int_eq(o->lock(s.m), 0); /* the parent's copy still works */
+	ck_assert_int_eq(o->unlock(s.m), 0);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "%s: child status %#x (signal 14: a child thread slept for good)", o->name, st);
+	free(s.m);
+}
+END_TEST
+
+/* The same with real WAKERs: threads of the parent keep m contended (woken
+ * waiters in flight, healers asleep) while the main thread takes it and
+ * forks, again and again; each child must get its threads through m. */
+struct fork_churn {
+	const struct mx_ops *o;
+	void *m;
+	int started;
+	int stop;
+	int bad;
+};
+
+static void *fork_churn_loop(void *arg)
+{
+	struct fork_churn *c = arg;
+
+	__atomic_add_fetch(&c->started, 1, __ATOMIC_SEQ_CST);
+	/* no ck_assert here: check allocates on every assertion, and a fork
+	 * while another thread is in malloc leaves the child's allocator locked */
+	while (!__atomic_load_n(&c->stop, __ATOMIC_SEQ_CST)) {
+		int bad = c->o->lock(c->m) != 0;
+		for (volatile int i = 0; i < 50; i++)
+			;
+		bad |= c->o->unlock(c->m) != 0;
+		if (bad)
+			__atomic_store_n(&c->bad, 1, __ATOMIC_SEQ_CST);
+	}
+	return NULL;
+}
+
+static int fork_churn_child(void *arg)
+{
+	struct fork_churn *c = arg;
+	return fork_counters(c->o, c->m);
+}
+
+START_TEST(fork_while_contended)
+{
+	const struct mx_ops *o = &OPS[_i];
+	struct fork_churn c = { o, mx_new(o), 0, 0, 0 };
+	pthread_t t[4];
+	int rounds = tu_emulated() ? 3 : 20, st;
+
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, fork_churn_loop, &c), 0);
+	/* Fork only once they run the loop: a sanitizer runtime allocates in
+	 * thread start-up under a lock that a fork would leave held in the child. */
+	while (__atomic_load_n(&c.started, __ATOMIC_SEQ_CST) < 4)
+		sched_yield();
+	for (int r = 0; r < rounds; r++) {
+		usleep(2000);
+		ck_assert_int_eq(o->lock(c.m), 0);
+		pid_t pid = tu_fork(fork_churn_child, &c);
+		ck_assert_int_eq(o->unlock(c.m), 0);
+		ck_assert_int_ne(pid, -1);
+		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			      "%s: round %d: child status %#x (signal 14: a child thread slept for good)",
+			      o->name, r, st);
+	}
+	__atomic_store_n(&c.stop, 1, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(c.bad, 0);
+	free(c.m);
+}
+END_TEST
+
 static Suite *mutex_suite(void)
 {
 	Suite *s = suite_create("mutex");
@@ -540,10 +783,14 @@ static Suite *mutex_suite(void)
 	tcase_add_loop_test(tc, handoff_path, 0, 2);
 	tcase_add_loop_test(tc, free_right_after_unlock, 0, 2);
 	tcase_add_loop_test(tc, signals_to_a_waiter, 0, 2);
+	tcase_add_loop_test(tc, stale_waker_is_healed, 0, 2);
+	tcase_add_loop_test(tc, leftover_waker_is_free, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fork");
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, fork_orphaned_reservation, 0, 2);
+	tcase_add_loop_test(tc, fork_orphaned_waker, 0, 2);
+	tcase_add_loop_test(tc, fork_while_contended, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
