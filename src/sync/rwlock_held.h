@@ -56,7 +56,6 @@ static inline void rd_note(const void *lock)
 	rd_table.spill++;
 }
 
-
 /* The slot that counts a read lock of the calling thread on lock, or NULL. */
 static inline struct rd_slot *rd_find(const void *lock)
 {
