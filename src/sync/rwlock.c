@@ -290,7 +290,7 @@ static int rw_park(struct rw_call *c, uint32_t v, unsigned mask, uint64_t fair)
 #define RB_COLS 16u
 #define RB_MASK 1u               /* futex mask on a row's seq */
 #define RB_TICK 8u
-#define RB_TICK_SLOW 64u
+#define RB_TICK_SLOW 256u
 #define RB_SHIFT_MAX 10u
 #define RB_LIVED_MIN 1000u       /* ns; measured: docs/design/rwlock.md */
 
@@ -414,15 +414,14 @@ static void rb_enabled(f2_rwlock_t *rw)
 static void rb_inhibit(struct rb_row *row, uint64_t t0, uint64_t t1)
 {
 	uint64_t avg = f2_load_relaxed(&row->lived); /* policy hints: relaxed */
+	uint64_t worth = (t1 - t0) * 2 > RB_LIVED_MIN ? (t1 - t0) * 2 : RB_LIVED_MIN;
 	unsigned sh = f2_load_relaxed(&row->shift);
 
 	avg = avg - avg / 8 + (t0 - f2_load_relaxed(&row->enabled)) / 8;
-	if (avg < RB_LIVED_MIN && (t1 - t0) * 2 < RB_LIVED_MIN)
+	if (avg < worth)
 		sh = sh < RB_SHIFT_MAX ? sh + 1 : sh;
-	else if (avg < RB_LIVED_MIN || avg < (t1 - t0) * 2)
-		sh = sh < RB_SHIFT_MAX ? sh + 1 : sh;
-	else
-		sh = 0;
+	else if (sh && avg >= 2 * worth)
+		sh--;
 	f2_store_relaxed(&row->lived, avg);
 	f2_store_relaxed(&row->shift, sh);
 	f2_store_relaxed(&row->inhibit, sh ? t1 + ((t1 - t0) << sh) : 0);
