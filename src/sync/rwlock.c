@@ -282,9 +282,10 @@ static int rw_park(struct rw_call *c, uint32_t v, unsigned mask, uint64_t fair)
  * reader sees BIAS gone or the writer sees the slot. A reader's unlock writes
  * only its slot and the row: nothing of the lock (destruction stays safe).
  * Policy: a drain costs the writer a scan and the wait for readers, so BIAS
- * stays off for an inhibit time that doubles (up to 2^RB_SHIFT_MAX drains)
- * while BIAS lives on average less than two drains or RB_LIVED_MIN ns (writes
- * too frequent for readers to gain), and is 0 otherwise; readers read the clock only once
+ * stays off for an inhibit time, the last drain << shift: shift grows by one
+ * (up to RB_SHIFT_MAX) after each drain while BIAS lives on average less than
+ * two drains or RB_LIVED_MIN ns (writes too frequent for readers to gain),
+ * and falls by one when it lives twice that. Readers read the clock once
  * every RB_TICK word read locks (RB_TICK_SLOW while inhibited). */
 #define RB_ROWS 64u
 #define RB_COLS 16u
