@@ -13,7 +13,9 @@
  *                    next read turn: no writer takes the lock
  *   RT       bit 5   a real-time (SCHED_FIFO/RR) waiter may be parked: the
  *                    lock is handed out in priority order (below)
- *   W        9 bits  writers counted as parked (mask WRITER), not the starver
+ *   BIAS     bit 6   readers may hold the lock through reader slots, not
+ *                    counted in R (see "reader slots" below)
+ *   W        8 bits  writers counted as parked (mask WRITER), not the starver
  *   R        17 bits readers holding the lock
  * States: FREE (R == 0, no WRITER), READ (R > 0), WRITE (WRITER, R == 0);
  * the other bits ride along in each.
@@ -78,7 +80,8 @@
  * binds the futex word (routes it, reads its node: sync_impl.h) before its
  * CAS, while the caller still holds the lock or is still a counted waiter,
  * and afterwards only hands the bound address to the futex layer, which reads
- * nothing of the pair. An unlock with nobody to wake is a single CAS.
+ * nothing of the pair. An unlock with nobody to wake is a single CAS. A
+ * read unlock through a reader slot touches only the slot and its row.
  */
 #include <errno.h>
 #include <sched.h>
@@ -101,6 +104,7 @@ struct rw_call {
 	int woken;                   /* writer: back from a futex wait, WAKING not yet cleared */
 	int late;                    /* has waited handoff_ns (cached rw_expired) */
 	int rt;                      /* real-time policy (SCHED_FIFO/RR); -1 until it would park */
+	int revoke;                  /* writer: its taking CAS cleared BIAS (drain the slots) */
 	uint64_t t0;                 /* CLOCK_MONOTONIC ns when it began to wait */
 };
 
@@ -262,6 +266,229 @@ static int rw_park(struct rw_call *c, uint32_t v, unsigned mask, uint64_t fair)
 	return 0;
 }
 
+
+/* ---- reader slots (BRAVO: Dice and Kogan, 2019) --------------------------
+ * While BIAS is set, a reader may hold the lock without writing its word: it
+ * publishes the lock's address in its reader slot, a cache line of its own in
+ * a static table, and holds the lock if the word then still shows BIAS and
+ * lets plain readers in. The slot is rb_slot[row(lock)][col(thread)], so a
+ * writer scans one row. BIAS is set only by a word read lock that finds
+ * nobody waiting, once the row's inhibit time has passed; only a CAS that
+ * sets WRITER clears it, and that writer then drains the row: it waits until
+ * no slot names the lock, parked on the row's futex word, which a reader that
+ * empties its slot bumps and wakes whenever the row counts a waiter. Dekker,
+ * seq_cst on both sides: the reader's slot CAS then its load of the word; the
+ * writer's CAS of the word, a fence, then its loads of the slots: either the
+ * reader sees BIAS gone or the writer sees the slot. A reader's unlock writes
+ * only its slot and the row: nothing of the lock (destruction stays safe).
+ * Policy: a drain costs the writer a scan and the wait for readers, so BIAS
+ * stays off for an inhibit time, the last drain << shift: shift grows by one
+ * (up to RB_SHIFT_MAX) after each drain while BIAS lives on average less than
+ * two drains or RB_LIVED_MIN ns (writes too frequent for readers to gain),
+ * and falls by one when it lives twice that. Readers read the clock once
+ * every RB_TICK word read locks (RB_TICK_SLOW while inhibited). */
+#define RB_ROWS 64u
+#define RB_COLS 16u
+#define RB_MASK 1u               /* futex mask on a row's seq */
+#define RB_TICK 8u
+#define RB_TICK_SLOW 256u
+#define RB_SHIFT_MAX 10u
+#define RB_LIVED_MIN 1000u       /* ns; measured: docs/design/rwlock.md */
+
+struct rb_slot {
+	const void *lock;        /* the lock this slot's thread reads; NULL: none */
+} __attribute__((aligned(64)));
+
+struct rb_row {
+	uint32_t seq;            /* futex word of draining writers: bumped at each wake */
+	uint32_t waiters;        /* writers parked or about to park on seq */
+	uint32_t hint;           /* a lock of this row may have BIAS (a hint) */
+	uint32_t shift;          /* inhibit time = last drain << shift (0: none) */
+	uint64_t inhibit;        /* CLOCK_MONOTONIC ns before which BIAS stays off */
+	uint64_t enabled;        /* CLOCK_MONOTONIC ns when BIAS was last set */
+	uint64_t lived;          /* moving average of how long BIAS lived, ns */
+} __attribute__((aligned(64)));
+
+static struct rb_slot rb_slot[RB_ROWS][RB_COLS];
+static struct rb_row rb_row[RB_ROWS];
+static unsigned rb_cols;         /* columns handed out so far */
+
+struct rb_self {
+	unsigned col;            /* this thread's column + 1; 0 until first needed */
+	unsigned tick;           /* word read locks until the next look at the clock */
+	uint64_t now;            /* the clock at that look */
+};
+static __thread struct rb_self rb_self __attribute__((tls_model("initial-exec")));
+
+#ifdef F2SYNC_TEST_HOOKS
+int f2_rw_nobias; /* tests: 1 keeps BIAS off, for white-box checks of R */
+#define RB_DISABLED() f2_load_relaxed(&f2_rw_nobias)
+#else
+#define RB_DISABLED() 0
+#endif
+
+static inline struct rb_row *rb_row_of(const void *lock)
+{
+	uint64_t h = (uint64_t)(uintptr_t)lock * 0x9e3779b97f4a7c15ull;
+	return &rb_row[h >> 58]; /* the top 6 bits: RB_ROWS rows */
+}
+
+static inline struct rb_slot *rb_mine(const void *lock)
+{
+	uint64_t h = (uint64_t)(uintptr_t)lock * 0x9e3779b97f4a7c15ull;
+	unsigned col = rb_self.col;
+
+	if (f2_unlikely(!col)) /* relaxed: a name, orders nothing */
+		col = rb_self.col = f2_add_relaxed(&rb_cols, 1) % RB_COLS + 1;
+	return &rb_slot[h >> 58][col - 1];
+}
+_Static_assert(RB_ROWS == 64, "rb_row_of takes 6 bits");
+
+/* Empties the caller's slot for lock, then wakes the row's draining
+ * writers if it counts any. Touches nothing of the lock. */
+static void rb_leave(const void *lock)
+{
+	struct rb_row *row = rb_row_of(lock);
+
+	/* seq_cst store: releases the read section to the drain's load, and
+	 * comes before the load of waiters (Dekker with rb_wait) */
+	f2_store_seq(&rb_mine(lock)->lock, NULL);
+	if (f2_load_seq(&row->waiters)) {
+		f2_add_seq(&row->seq, 1);
+		f2_futex_wake(&row->seq, RB_MASK, INT32_MAX, F2_PRIVATE | F2_SIZE_U32);
+	}
+}
+
+/* A read lock through the caller's slot: 1 if held. */
+static int rb_enter(f2_rwlock_t *rw)
+{
+	const void *empty = NULL;
+	uint32_t v;
+
+	/* seq_cst CAS, then the seq_cst load: Dekker with rb_revoke */
+	if (!f2_cas_seq(&rb_mine(rw)->lock, &empty, (const void *)rw))
+		return 0; /* another thread of this column holds the slot */
+	/* also acquire: BIAS was set by a CAS that read the last release */
+	v = f2_load_seq(&rw->state);
+	if ((v & RW_BIAS) && !rw_reader_kept_out(v) && !(v & RW_RT))
+		return 1;
+	rb_leave(rw);
+	if (!(v & RW_BIAS)) /* the hint misled: the row's readers take the word */
+		f2_store_relaxed(&rb_row_of(rw)->hint, 0);
+	return 0;
+}
+
+/* 1 if a word read lock that finds v may also set BIAS: nobody waits, the
+ * lock is not process-shared (the slots are per process), and the row's
+ * inhibit time has passed. The clock is read once every RB_TICK calls. */
+static int rb_due(f2_rwlock_t *rw, uint32_t v)
+{
+	const uint32_t busy = RW_WRITER | RW_BIAS | RW_WAKING | RW_RPARKED | RW_WSTARVE |
+			      RW_RSTARVE | RW_RT;
+
+	if (f2_likely(rb_self.tick)) {
+		rb_self.tick--;
+		return 0;
+	}
+	rb_self.tick = RB_TICK;
+	if ((v & busy) || rw_writers(v) > 0 || RB_DISABLED())
+		return 0;
+	if (f2_load_relaxed(&rw->node) == F2_NODE_SHARED) /* relaxed: fixed at init */
+		return 0;
+	rb_self.now = f2_now_ns(CLOCK_MONOTONIC);
+	if (rb_self.now >= f2_load_relaxed(&rb_row_of(rw)->inhibit)) /* a policy hint */
+		return 1;
+	rb_self.tick = RB_TICK_SLOW;
+	return 0;
+}
+
+/* The read lock that set BIAS: the row's readers may try their slots. */
+static void rb_enabled(f2_rwlock_t *rw)
+{
+	struct rb_row *row = rb_row_of(rw);
+
+	f2_store_relaxed(&row->enabled, rb_self.now); /* policy hints: no order */
+	f2_store_relaxed(&row->hint, 1);
+}
+
+/* The policy after a drain from t0 to t1 (see the top of this section). */
+static void rb_inhibit(struct rb_row *row, uint64_t t0, uint64_t t1)
+{
+	uint64_t avg = f2_load_relaxed(&row->lived); /* policy hints: relaxed */
+	uint64_t worth = (t1 - t0) * 2 > RB_LIVED_MIN ? (t1 - t0) * 2 : RB_LIVED_MIN;
+	unsigned sh = f2_load_relaxed(&row->shift);
+
+	avg = avg - avg / 8 + (t0 - f2_load_relaxed(&row->enabled)) / 8;
+	if (avg < worth)
+		sh = sh < RB_SHIFT_MAX ? sh + 1 : sh;
+	else if (sh && avg >= 2 * worth)
+		sh--;
+	f2_store_relaxed(&row->lived, avg);
+	f2_store_relaxed(&row->shift, sh);
+	f2_store_relaxed(&row->inhibit, sh ? t1 + ((t1 - t0) << sh) : 0);
+}
+
+/* Waits while slot p names rw: spins a bounded while, then parks on the
+ * row's seq. 0, or ETIMEDOUT once abs has passed. */
+static int rb_wait(struct rb_row *row, const void **p, const f2_rwlock_t *rw,
+		   const struct timespec *abs, clockid_t clk)
+{
+	unsigned spin = f2_load_relaxed(&f2_tuning()->spin); /* knob, no ordering */
+	int err = 0;
+
+	for (unsigned n = 0; f2_load_seq(p) == (const void *)rw; n++) {
+		if (n < spin) {
+			f2_cpu_relax();
+			continue;
+		}
+		/* seq_cst count, then seq and the slot: Dekker with rb_leave */
+		f2_add_seq(&row->waiters, 1);
+		uint32_t s = f2_load_seq(&row->seq);
+		if (f2_load_seq(p) == (const void *)rw) {
+			int e = f2_park(&row->seq, s, RB_MASK, F2_PRIVATE | F2_SIZE_U32, abs, clk);
+			if (abs && f2_deadline_passed(abs, clk))
+				err = ETIMEDOUT;
+			else if (e && e != -EAGAIN && e != -ETIMEDOUT)
+				sched_yield(); /* no backend parks it: slower, never wrong */
+		}
+		f2_sub_relaxed(&row->waiters, 1); /* a reader that misses it wakes for nothing */
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int rw_unlock_slow(f2_rwlock_t *rw, uint32_t v, uint32_t bias);
+
+/* The caller took WRITER with a CAS that cleared BIAS: waits until no slot
+ * of the row names rw. On EBUSY (try: a slot does) or ETIMEDOUT (abs
+ * passed) it gives WRITER back with the wakes that owes, and sets BIAS again
+ * in the same CAS: readers may still hold rw through their slots, and only
+ * BIAS makes the next writer drain them. */
+static __attribute__((noinline)) int rb_revoke(f2_rwlock_t *rw, const struct timespec *abs,
+					       clockid_t clk, int try)
+{
+	struct rb_row *row = rb_row_of(rw);
+	struct rb_slot *slot = rb_slot[row - rb_row];
+	uint64_t t0 = f2_now_ns(CLOCK_MONOTONIC);
+	int err = 0;
+
+	f2_store_relaxed(&row->hint, 0); /* a hint */
+	/* seq_cst: our CAS before the slot loads (Dekker with rb_enter) */
+	f2_fence_seq();
+	for (unsigned i = 0; i < RB_COLS && !err; i++) {
+		if (f2_load_seq(&slot[i].lock) != (const void *)rw)
+			continue;
+		err = try ? EBUSY : rb_wait(row, &slot[i].lock, rw, abs, clk);
+	}
+	rb_inhibit(row, t0, f2_now_ns(CLOCK_MONOTONIC));
+	if (err) {
+		rw_unlock_slow(rw, rw_load(rw), RW_BIAS);
+		f2_store_relaxed(&row->hint, 1); /* a hint */
+	}
+	return err;
+}
+
 /* ---- readers ------------------------------------------------------------ */
 
 static int rd_may(struct rw_call *c, uint32_t v)
@@ -396,45 +623,82 @@ static int rd_entry(f2_rwlock_t *rw, const struct timespec *abs, clockid_t clk, 
 {
 	struct rw_call c = { .rw = rw, .abs = abs, .clk = clk, .prefer_reader = prefer_reader,
 			     .rt = -1 };
+	struct rd_slot *s;
 	int r;
 
 	if (abs && f2_deadline_check(abs, clk))
 		return EINVAL;
+	s = rd_find(rw);
+	if (s && s->bias) { /* as rd_quick: a draining writer waits for this thread */
+		s->n++;
+		return 0;
+	}
 	r = rd_lock(&c, try);
 	if (r == 0)
 		rd_note(rw);
 	return r;
 }
 
-/* The uncontended read lock: no writer, no reservation, room in R. The
- * first CAS guesses a free word instead of loading it: under contention a
- * load brings the cache line in shared and the CAS must fetch it again for
- * writing, while a CAS that fails still returns the word with the line held
- * for writing, so the retry is local. */
-static inline int rd_fast(f2_rwlock_t *rw)
+/* The uncontended read lock on the word: no writer, no reservation, room in
+ * R; counted in the thread's table at at (or spill if NULL). The first CAS
+ * guesses a free word instead of loading it: under contention a load brings
+ * the cache line in shared and the CAS must fetch it again for writing,
+ * while a CAS that fails still returns the word with the line held for
+ * writing, so the retry is local. It may set BIAS (rb_due). */
+static inline int rd_fast(f2_rwlock_t *rw, struct rd_slot *at)
 {
 	uint32_t v = 0;
 
 	do {
+		uint32_t bias = f2_unlikely(rb_due(rw, v)) ? RW_BIAS : 0;
 		/* acquire: pairs with the release CAS of the previous unlock */
-		if (f2_cas_weak_acquire(&rw->state, &v, v + RW_READER)) {
-			rd_note(rw);
+		if (f2_cas_weak_acquire(&rw->state, &v, (v + RW_READER) | bias)) {
+			rd_note_at(rw, at);
+			if (bias)
+				rb_enabled(rw);
 			return 1;
 		}
 	} while (!rw_reader_kept_out(v) && rw_readers(v) < RW_READERS_MAX);
 	return 0;
 }
 
+/* A read lock without waiting, through the slot or the word: 1 if held. A
+ * thread that holds rw through its slot counts more read locks in its table
+ * only: a writer draining the slot waits for the first, so the next must not
+ * wait behind that writer. */
+static inline int rd_quick(f2_rwlock_t *rw)
+{
+	struct rd_slot *free;
+	struct rd_slot *s = rd_scan(rw, &free);
+
+	if (s) {
+		if (s->bias) {
+			s->n++;
+			return 1;
+		}
+		return rd_fast(rw, s);
+	}
+	/* relaxed: a hint; rb_enter's CAS and load decide. Not while spill
+	 * counts read locks: the table must say which kind each one is */
+	if (free && !rd_table.spill && f2_load_relaxed(&rb_row_of(rw)->hint) && rb_enter(rw)) {
+		free->lock = rw;
+		free->n = 1;
+		free->bias = 1;
+		return 1;
+	}
+	return rd_fast(rw, free);
+}
+
 int f2_rwlock_rdlock(f2_rwlock_t *rw)
 {
-	if (f2_likely(rd_fast(rw)))
+	if (f2_likely(rd_quick(rw)))
 		return 0;
 	return rd_entry(rw, NULL, CLOCK_MONOTONIC, 0, 0);
 }
 
 int f2_rwlock_tryrdlock(f2_rwlock_t *rw)
 {
-	if (f2_likely(rd_fast(rw)))
+	if (f2_likely(rd_quick(rw)))
 		return 0;
 	return rd_entry(rw, NULL, CLOCK_MONOTONIC, 1, 0);
 }
@@ -480,10 +744,12 @@ static void wr_unmarked(struct rw_call *c)
 /* CAS v -> held by the caller. 1 if taken, 0 if v changed (reloaded). */
 static int wr_take(struct rw_call *c, uint32_t *v)
 {
-	/* acquire: pairs with the release CAS of the previous unlock */
-	if (!f2_cas_weak_acquire(&c->rw->state, v, wr_unmark(c, *v) | RW_WRITER))
+	/* acquire: pairs with the release CAS of the previous unlock; clearing
+	 * BIAS makes the caller drain the slots (rb_revoke) */
+	if (!f2_cas_weak_acquire(&c->rw->state, v, (wr_unmark(c, *v) | RW_WRITER) & ~RW_BIAS))
 		return 0;
 	wr_unmarked(c);
+	c->revoke = (*v & RW_BIAS) != 0;
 	return 1;
 }
 
@@ -602,35 +868,43 @@ static int wr_lock(struct rw_call *c, int try)
 static int wr_entry(f2_rwlock_t *rw, const struct timespec *abs, clockid_t clk, int try)
 {
 	struct rw_call c = { .rw = rw, .abs = abs, .clk = clk, .rt = -1 };
+	int r;
 
 	if (abs && f2_deadline_check(abs, clk))
 		return EINVAL;
-	return wr_lock(&c, try);
+	r = wr_lock(&c, try);
+	if (r == 0 && c.revoke)
+		r = rb_revoke(rw, abs, clk, try);
+	return r;
 }
 
 /* The uncontended write lock: nobody holds or reserved it. Guesses a free
- * word first, as rd_fast. */
-static inline int wr_fast(f2_rwlock_t *rw)
+ * word first, as rd_fast. *old: the word it replaced. */
+static inline int wr_fast(f2_rwlock_t *rw, uint32_t *old)
 {
-	uint32_t v = 0;
-
+	*old = 0;
 	/* acquire (both): pairs with the release CAS of the previous unlock */
-	if (f2_cas_acquire(&rw->state, &v, RW_WRITER))
+	if (f2_cas_acquire(&rw->state, old, RW_WRITER))
 		return 1;
-	return rw_writer_may(v) && f2_cas_acquire(&rw->state, &v, v | RW_WRITER);
+	return rw_writer_may(*old) &&
+	       f2_cas_acquire(&rw->state, old, (*old | RW_WRITER) & ~RW_BIAS);
 }
 
 int f2_rwlock_wrlock(f2_rwlock_t *rw)
 {
-	if (f2_likely(wr_fast(rw)))
-		return 0;
+	uint32_t old;
+
+	if (f2_likely(wr_fast(rw, &old)))
+		return f2_unlikely(old & RW_BIAS) ? rb_revoke(rw, NULL, CLOCK_MONOTONIC, 0) : 0;
 	return wr_entry(rw, NULL, CLOCK_MONOTONIC, 0);
 }
 
 int f2_rwlock_trywrlock(f2_rwlock_t *rw)
 {
-	if (f2_likely(wr_fast(rw)))
-		return 0;
+	uint32_t old;
+
+	if (f2_likely(wr_fast(rw, &old)))
+		return f2_unlikely(old & RW_BIAS) ? rb_revoke(rw, NULL, CLOCK_MONOTONIC, 1) : 0;
 	return wr_entry(rw, NULL, CLOCK_MONOTONIC, 1);
 }
 
@@ -643,8 +917,10 @@ int f2_rwlock_timedwrlock(f2_rwlock_t *rw, const struct timespec *abstime, clock
 
 /* ---- unlock ------------------------------------------------------------- */
 
-/* An unlock that may owe wakes: the wakes are bound before the release. */
-static __attribute__((noinline)) int rw_unlock_slow(f2_rwlock_t *rw, uint32_t v)
+/* An unlock that may owe wakes: the wakes are bound before the release.
+ * bias: RW_BIAS from a writer that gives WRITER back undrained (rb_revoke),
+ * else 0. */
+static __attribute__((noinline)) int rw_unlock_slow(f2_rwlock_t *rw, uint32_t v, uint32_t bias)
 {
 	struct f2_bound b;
 	struct rw_wake w;
@@ -653,7 +929,7 @@ static __attribute__((noinline)) int rw_unlock_slow(f2_rwlock_t *rw, uint32_t v)
 
 	for (;;) {
 		if (v & RW_WRITER)
-			next = v & ~RW_WRITER;
+			next = (v & ~RW_WRITER) | bias;
 		else if (rw_readers(v) > 0)
 			next = v - RW_READER;
 		else
@@ -699,6 +975,14 @@ int f2_rwlock_unlock(f2_rwlock_t *rw)
 	struct rd_slot *s = rd_find(rw);
 	uint32_t v = s || rd_table.spill ? RW_READER : RW_WRITER;
 
+	if (s && s->bias) { /* thread-local, then our slot and its row only */
+		if (!--s->n) {
+			s->bias = 0;
+			rb_leave(rw);
+		}
+		return 0;
+	}
+
 	while (rw_unlock_owes_nothing(v)) {
 		uint32_t next = (v & RW_WRITER) ? v & ~RW_WRITER : v - RW_READER;
 		/* release: pairs with the acquire CAS of the next holder */
@@ -708,5 +992,5 @@ int f2_rwlock_unlock(f2_rwlock_t *rw)
 			return 0;
 		}
 	}
-	return rw_unlock_slow(rw, v);
+	return rw_unlock_slow(rw, v, 0);
 }

@@ -16,6 +16,11 @@
  * deadlocks. Initial-exec TLS (no allocation on first touch); the table is
  * small because the static TLS a dlopen()ed library may take is limited.
  *
+ * A slot also records whether its read locks are held through the thread's
+ * reader slot (bias, rwlock.c: then all of them are, none in R); no read
+ * lock takes the reader slot while spill is nonzero, so every read lock in
+ * spill is one in R.
+ *
  * Invariant: every read lock this thread holds on lock L is counted either
  * in a slot for L (maybe more than one) or in spill, so rd_holds(L) is 1
  * whenever the thread holds L. An unlock for a lock without a slot takes one
@@ -31,6 +36,8 @@
 struct rd_slot {
 	const void *lock;
 	unsigned n;       /* read locks held on lock; 0: slot free */
+	unsigned bias;    /* 1: held through this thread's reader slot (rwlock.c),
+			   * all n of them; 0: counted in the word's R */
 };
 
 struct rd_table {
@@ -47,13 +54,42 @@ static inline void rd_note(const void *lock)
 {
 	for (int i = 0; i < RD_SLOTS; i++) {
 		struct rd_slot *s = &rd_table.slot[i];
-		if (!s->n || s->lock == lock) {
+		if (!s->n || (s->lock == lock && !s->bias)) {
 			s->lock = lock;
 			s->n++;
 			return;
 		}
 	}
 	rd_table.spill++;
+}
+
+/* One pass over the table: returns the slot that counts a read lock on
+ * lock, or NULL; *free is then the first free slot, or NULL. */
+static inline struct rd_slot *rd_scan(const void *lock, struct rd_slot **free)
+{
+	*free = NULL;
+	for (int i = 0; i < RD_SLOTS; i++) {
+		struct rd_slot *s = &rd_table.slot[i];
+		if (!s->n) {
+			if (!*free)
+				*free = s;
+		} else if (s->lock == lock) {
+			return s;
+		}
+	}
+	return NULL;
+}
+
+/* The calling thread took a read lock on lock through the word: counted at
+ * s, a slot that rd_scan returned (counting lock, or free), or in spill. */
+static inline void rd_note_at(const void *lock, struct rd_slot *s)
+{
+	if (s) {
+		s->lock = lock;
+		s->n++;
+	} else {
+		rd_table.spill++;
+	}
 }
 
 /* The slot that counts a read lock of the calling thread on lock, or NULL. */
@@ -75,9 +111,10 @@ static inline int rd_holds(const void *lock)
  * counted in spill): rd_forget without a second search. */
 static inline void rd_forget_at(struct rd_slot *s)
 {
-	if (s)
-		s->n--;
-	else if (rd_table.spill)
+	if (s) {
+		if (!--s->n)
+			s->bias = 0;
+	} else if (rd_table.spill)
 		rd_table.spill--;
 }
 

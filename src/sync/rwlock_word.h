@@ -7,14 +7,14 @@
 #include <stdint.h>
 
 /* Field widths; the tests rebuild rwlock.c with tiny widths to reach the
- * overflow paths with a handful of threads. 6 flag bits + W + R = 32. */
+ * overflow paths with a handful of threads. 7 flag bits + W + R = 32. */
 #ifndef F2_RW_WRITER_BITS
-#define F2_RW_WRITER_BITS 9u
+#define F2_RW_WRITER_BITS 8u
 #endif
 #ifndef F2_RW_READER_BITS
-#define F2_RW_READER_BITS (26u - F2_RW_WRITER_BITS)
+#define F2_RW_READER_BITS (25u - F2_RW_WRITER_BITS)
 #endif
-_Static_assert(6 + F2_RW_WRITER_BITS + F2_RW_READER_BITS <= 32, "rwlock word layout");
+_Static_assert(7 + F2_RW_WRITER_BITS + F2_RW_READER_BITS <= 32, "rwlock word layout");
 
 enum {
 	RW_WRITER  = 1u << 0,  /* a writer holds the lock */
@@ -23,8 +23,9 @@ enum {
 	RW_WSTARVE = 1u << 3,  /* a starving writer reserved the next write turn */
 	RW_RSTARVE = 1u << 4,  /* a starving reader reserved the next read turn */
 	RW_RT      = 1u << 5,  /* a real-time waiter may be parked: priority order */
+	RW_BIAS    = 1u << 6,  /* readers may hold the lock through reader slots */
 };
-#define RW_WAITER_SHIFT 6u
+#define RW_WAITER_SHIFT 7u
 #define RW_READER_SHIFT (RW_WAITER_SHIFT + F2_RW_WRITER_BITS)
 #define RW_WAITER  (1u << RW_WAITER_SHIFT)   /* one writer in the parked-writer count */
 #define RW_READER  (1u << RW_READER_SHIFT)   /* one reader in the holder count */

@@ -818,6 +818,198 @@ START_TEST(test_rt_priority_order)
 }
 END_TEST
 
+/* ---- reader slots (BIAS, docs/design/rwlock.md "Reader slots") ---------- */
+
+/* The test build's switch (rwlock.c): the suites above count readers in R,
+ * so they run with BIAS kept off; the tests below turn it on. */
+extern int f2_rw_nobias;
+
+static void bias_setup(void)
+{
+	__atomic_store_n(&f2_rw_nobias, 0, __ATOMIC_SEQ_CST);
+}
+
+static void bias_teardown(void)
+{
+	__atomic_store_n(&f2_rw_nobias, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *read_once(void *p)
+{
+	CK(f2_rwlock_rdlock(p));
+	CK(f2_rwlock_unlock(p));
+	return NULL;
+}
+
+/* A new thread's first read lock looks at the clock and sets BIAS unless the
+ * row is inhibited (then it retries: the inhibit time is bounded). */
+static void bias_on(f2_rwlock_t *rw)
+{
+	for (int i = 0; !(word(rw) & RW_BIAS); i++) {
+		ck_assert_msg(i < 20000, "BIAS never set");
+		join(spawn(read_once, rw));
+		if (!(word(rw) & RW_BIAS))
+			tu_sleep_ms(1);
+	}
+}
+
+struct slot_reader {
+	f2_rwlock_t *rw;
+	int in, release, nested, done;
+};
+
+/* Holds a read lock (through its slot: R stays 0) until told; with nested,
+ * takes three more read locks while a writer drains its slot. */
+static void *slot_reader(void *p)
+{
+	struct slot_reader *a = p;
+	struct timespec d = deadline(CLOCK_MONOTONIC, 10ll * 1000000000);
+
+	CK(f2_rwlock_rdlock(a->rw));
+	__atomic_store_n(&a->in, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&a->release, __ATOMIC_ACQUIRE))
+		sched_yield();
+	if (a->nested) { /* these would wait behind the writer if they took the word */
+		CK(f2_rwlock_rdlock(a->rw));
+		CK(f2_rwlock_tryrdlock(a->rw));
+		CK(f2_rwlock_timedrdlock(a->rw, &d, CLOCK_MONOTONIC));
+		for (int i = 0; i < 3; i++)
+			CK(f2_rwlock_unlock(a->rw));
+	}
+	CK(f2_rwlock_unlock(a->rw));
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+struct drain_writer {
+	f2_rwlock_t *rw;
+	pid_t tid;
+	int got;
+};
+
+static void *drain_writer(void *p)
+{
+	struct drain_writer *w = p;
+
+	__atomic_store_n(&w->tid, tu_gettid(), __ATOMIC_RELEASE);
+	CK(f2_rwlock_wrlock(w->rw));
+	__atomic_store_n(&w->got, 1, __ATOMIC_RELEASE);
+	CK(f2_rwlock_unlock(w->rw));
+	return NULL;
+}
+
+/* A reader in its slot, not counted in R. */
+static pthread_t slot_reader_in(struct slot_reader *a)
+{
+	pthread_t t = spawn(slot_reader, a);
+
+	while (!__atomic_load_n(&a->in, __ATOMIC_ACQUIRE))
+		sched_yield();
+	ck_assert_uint_eq(rw_readers(word(a->rw)), 0);
+	ck_assert(word(a->rw) & RW_BIAS);
+	return t;
+}
+
+/* A writer takes WRITER (clearing BIAS) and parks on the row until the
+ * reader in its slot leaves: the reader's unlock wakes it (no lost wakeup);
+ * meanwhile new readers stay out. With nested, the reader takes more read
+ * locks during the drain, through its thread-local table (no deadlock). */
+static void drain_case(int nested)
+{
+	static f2_rwlock_t rw;
+	struct slot_reader a = { .rw = &rw, .nested = nested };
+	struct drain_writer w = { .rw = &rw };
+
+	rw = (f2_rwlock_t)F2_RWLOCK_INITIALIZER;
+	bias_on(&rw);
+	pthread_t r = slot_reader_in(&a);
+	pthread_t t = spawn(drain_writer, &w);
+	while (!(word(&rw) & RW_WRITER))
+		sched_yield();
+	ck_assert(!(word(&rw) & RW_BIAS));
+	while (!__atomic_load_n(&w.tid, __ATOMIC_ACQUIRE))
+		sched_yield();
+	ck_assert(tu_wait_parked(w.tid));
+	ck_assert(!__atomic_load_n(&w.got, __ATOMIC_ACQUIRE));
+	ck_assert_int_eq(f2_rwlock_tryrdlock(&rw), EBUSY);
+	__atomic_store_n(&a.release, 1, __ATOMIC_RELEASE);
+	join(r);
+	join(t);
+	ck_assert(__atomic_load_n(&w.got, __ATOMIC_ACQUIRE));
+	ck_assert_uint_eq(word(&rw) & ~(uint32_t)RW_RPARKED, 0);
+}
+
+START_TEST(test_bias_drain_parked_reader)
+{
+	drain_case(0);
+}
+END_TEST
+
+START_TEST(test_bias_recursion_during_drain)
+{
+	drain_case(1);
+}
+END_TEST
+
+/* Try and timed writers that find a reader in its slot give WRITER back
+ * and put BIAS back (the next writer must still drain): EBUSY at once,
+ * ETIMEDOUT not before the deadline; once the reader left, a writer gets
+ * the lock. */
+START_TEST(test_bias_try_timed_writers_during_drain)
+{
+	static f2_rwlock_t rw = F2_RWLOCK_INITIALIZER;
+	struct slot_reader a = { .rw = &rw };
+
+	bias_on(&rw);
+	pthread_t r = slot_reader_in(&a);
+	ck_assert_int_eq(f2_rwlock_trywrlock(&rw), EBUSY);
+	ck_assert_uint_eq(word(&rw) & (RW_WRITER | RW_BIAS), RW_BIAS);
+	for (int i = 0; i < 2; i++) {
+		struct timespec d = deadline(clocks[i], 20000000);
+		ck_assert_int_eq(f2_rwlock_timedwrlock(&rw, &d, clocks[i]), ETIMEDOUT);
+		ck_assert(reached(clocks[i], &d));
+		ck_assert_uint_eq(word(&rw) & (RW_WRITER | RW_BIAS), RW_BIAS);
+	}
+	ck_assert_int_eq(f2_rwlock_trywrlock(&rw), EBUSY);
+	__atomic_store_n(&a.release, 1, __ATOMIC_RELEASE);
+	join(r);
+	CK(f2_rwlock_trywrlock(&rw));
+	CK(f2_rwlock_unlock(&rw));
+	ck_assert_uint_eq(word(&rw) & ~(uint32_t)RW_RPARKED, 0);
+}
+END_TEST
+
+static void *free_after_drain(void *p)
+{
+	f2_rwlock_t *rw = p;
+	CK(f2_rwlock_wrlock(rw));
+	CK(f2_rwlock_unlock(rw));
+	free(rw);
+	return NULL;
+}
+
+/* A reader's unlock through its slot touches nothing of the lock: a writer
+ * draining the slot takes the lock the moment the slot empties and frees
+ * it at once, while the reader may still be inside unlock (ASan, TSan). */
+START_TEST(test_bias_free_right_after_unlock)
+{
+	for (int i = 0; i < 100; i++) {
+		f2_rwlock_t *rw = malloc(sizeof *rw);
+		*rw = (f2_rwlock_t)F2_RWLOCK_INITIALIZER;
+		bias_on(rw);
+		struct slot_reader a = { .rw = rw };
+		pthread_t r = slot_reader_in(&a);
+		pthread_t t = spawn(free_after_drain, rw);
+		while (!(word(rw) & RW_WRITER))
+			sched_yield();
+		/* rw may be gone once the reader's unlock emptied its slot */
+		__atomic_store_n(&a.release, 1, __ATOMIC_RELEASE);
+		join(t);
+		join(r);
+	}
+}
+END_TEST
+
 Suite *rwlock_suite(void)
 {
 	Suite *s = suite_create("rwlock");
@@ -844,6 +1036,15 @@ Suite *rwlock_suite(void)
 	tcase_add_test(tc, test_rt_priority_order);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("bias");
+	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, bias_setup, bias_teardown);
+	tcase_add_test(tc, test_bias_drain_parked_reader);
+	tcase_add_test(tc, test_bias_recursion_during_drain);
+	tcase_add_test(tc, test_bias_try_timed_writers_during_drain);
+	tcase_add_test(tc, test_bias_free_right_after_unlock);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("progress");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_writer_progress_under_readers);
@@ -854,5 +1055,6 @@ Suite *rwlock_suite(void)
 
 int main(void)
 {
+	f2_rw_nobias = 1; /* the white-box tests count readers in R */
 	return tu_run(rwlock_suite());
 }

@@ -185,6 +185,90 @@ START_TEST(test_timed_writer_overflow)
 }
 END_TEST
 
+/* Reader slots (BIAS) do not count in R: more readers than R can hold
+ * read at once through their slots, and a writer drains them all. */
+extern int f2_rw_nobias; /* rwlock.c, test build */
+
+static void bias_setup(void)
+{
+	__atomic_store_n(&f2_rw_nobias, 0, __ATOMIC_SEQ_CST);
+}
+
+static void bias_teardown(void)
+{
+	__atomic_store_n(&f2_rw_nobias, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *read_once(void *p)
+{
+	CK(f2_rwlock_rdlock(p));
+	CK(f2_rwlock_unlock(p));
+	return NULL;
+}
+
+struct many {
+	f2_rwlock_t rw;
+	int in, release, inside, most;
+};
+
+static void *many_reader(void *p)
+{
+	struct many *m = p;
+
+	CK(f2_rwlock_rdlock(&m->rw));
+	int n = __atomic_add_fetch(&m->inside, 1, __ATOMIC_SEQ_CST);
+	int most = __atomic_load_n(&m->most, __ATOMIC_RELAXED);
+	while (n > most && !__atomic_compare_exchange_n(&m->most, &most, n, 0, __ATOMIC_RELAXED,
+							__ATOMIC_RELAXED))
+		;
+	__atomic_add_fetch(&m->in, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&m->release, __ATOMIC_ACQUIRE))
+		sched_yield();
+	__atomic_sub_fetch(&m->inside, 1, __ATOMIC_SEQ_CST);
+	CK(f2_rwlock_unlock(&m->rw));
+	return NULL;
+}
+
+static void *many_writer(void *p)
+{
+	struct many *m = p;
+
+	CK(f2_rwlock_wrlock(&m->rw));
+	ck_assert_int_eq(__atomic_load_n(&m->inside, __ATOMIC_SEQ_CST), 0);
+	CK(f2_rwlock_unlock(&m->rw));
+	return NULL;
+}
+
+START_TEST(test_bias_readers_beyond_r)
+{
+	static struct many m = { .rw = F2_RWLOCK_INITIALIZER };
+	pthread_t t[10], w;
+
+	for (int i = 0; i < 20000 && !(word(&m.rw) & RW_BIAS); i++) {
+		pthread_t s;
+		ck_assert_int_eq(pthread_create(&s, NULL, read_once, &m.rw), 0);
+		ck_assert_int_eq(pthread_join(s, NULL), 0);
+		if (!(word(&m.rw) & RW_BIAS))
+			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+	ck_assert(word(&m.rw) & RW_BIAS);
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, many_reader, &m), 0);
+	while (__atomic_load_n(&m.in, __ATOMIC_ACQUIRE) < 10)
+		sched_yield();
+	ck_assert_int_eq(m.most, 10); /* more than RW_READERS_MAX at once */
+	ck_assert_uint_eq(rw_readers(word(&m.rw)), 0);
+	ck_assert_int_eq(pthread_create(&w, NULL, many_writer, &m), 0);
+	while (!(word(&m.rw) & RW_WRITER))
+		sched_yield();
+	__atomic_store_n(&m.release, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+	ck_assert_int_eq(pthread_join(w, NULL), 0);
+	ck_assert_uint_eq(word(&m.rw) & ~(uint32_t)RW_RPARKED, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rwlock_small");
@@ -196,5 +280,11 @@ int main(void)
 	tcase_add_test(tc, test_writers_overflow);
 	tcase_add_test(tc, test_timed_writer_overflow);
 	suite_add_tcase(s, tc);
+	tc = tcase_create("bias");
+	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, bias_setup, bias_teardown);
+	tcase_add_test(tc, test_bias_readers_beyond_r);
+	suite_add_tcase(s, tc);
+	f2_rw_nobias = 1; /* the overflow tests count readers in R */
 	return tu_run(s);
 }
