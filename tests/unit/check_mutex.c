@@ -484,6 +484,41 @@ START_TEST(leftover_waker_is_free)
 }
 END_TEST
 
+/* The decay waits for 64 quiet unlocks in a row by a thread that has not
+ * waited meanwhile (docs/design/mutex.md, "The quiet-unlock decay"): a wait
+ * restarts the count, so a WAKER left on a word right after this thread met
+ * contention survives 63 quiet unlocks and goes at the 64th. With the old
+ * rule (one quiet unlock in 64 per thread, whatever happened) it went at the
+ * 32nd here, since 32 quiet unlocks came before the wait. */
+START_TEST(decay_waits_for_a_quiet_run)
+{
+	const struct mx_ops *o = &OPS[_i];
+	void *m = mx_new(o);
+	struct timespec past = { 0, 0 };
+	int n;
+
+	mx_set(o, m, F2_MX_RMW_UNLOCK); /* a word that has had waiters */
+	for (n = 0; n < 32; n++) {
+		ck_assert_int_eq(o->lock(m), 0);
+		ck_assert_int_eq(o->unlock(m), 0);
+	}
+	ck_assert_uint_ne(mx_word(o, m), F2_MX_UNLOCKED); /* fewer than 64: kept */
+	ck_assert_int_eq(o->lock(m), 0);
+	/* contention met: this thread waits (and gives up at once) */
+	ck_assert_int_eq(o->timedlock(m, &past, CLOCK_MONOTONIC), ETIMEDOUT);
+	ck_assert_int_eq(o->unlock(m), 0); /* PARKED: wakes (nobody), sets WAKER */
+	ck_assert_uint_ne(mx_word(o, m) & F2_MX_WAKER, 0);
+	for (n = 1; n <= 64; n++) {
+		ck_assert_int_eq(o->lock(m), 0);
+		ck_assert_int_eq(o->unlock(m), 0);
+		if (mx_word(o, m) == F2_MX_UNLOCKED)
+			break;
+	}
+	ck_assert_int_eq(n, 64);
+	free(m);
+}
+END_TEST
+
 /* PARKED is a hint: it outlives the last sleeper, and every waiter that took
  * the mutex after a sleep sets it again. An arrival that finds it set must
  * still spin for the running owner's release rather than park (with two
@@ -840,6 +875,7 @@ static Suite *mutex_suite(void)
 	tcase_add_loop_test(tc, stale_waker_is_healed, 0, 2);
 	tcase_add_loop_test(tc, leftover_waker_is_free, 0, 2);
 	tcase_add_loop_test(tc, stale_parked_does_not_park_an_arrival, 0, 2);
+	tcase_add_loop_test(tc, decay_waits_for_a_quiet_run, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fork");
 	tcase_set_timeout(tc, 60);
