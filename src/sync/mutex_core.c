@@ -170,18 +170,18 @@ static int mark(const struct mx_waiter *me, unsigned *v, unsigned want, int rele
 	return 1;
 }
 
-/* Bounded spinning while the owner runs. An arrival (carrier 0) spins only
- * while nobody is parked: with parked waiters the thread count exceeds what
- * the owner hands on in a spin, and it parks rather than steal the CPU and
- * the cache line from the running owner. It takes a free word keeping every
- * bit (WAKER: the designated waker is still on its way). A carrier (woken
- * waiter, requeued condvar waiter) competes as long as no turn is reserved,
- * and takes with PARKED set and WAKER clear: its unlock then wakes the next
- * sleeper. Gives up at once on STARVE (reserved). 0 if taken. */
+/* Bounded spinning while the owner runs. PARKED does not stop it: PARKED is
+ * a hint that outlives the last sleeper (every carrier's take sets it
+ * again), and an arrival that parks at it turns every later contention into
+ * a sleep and a wake even with two threads (docs/design/mutex.md, "Spin or
+ * park"). An arrival (carrier 0) takes a free word keeping every bit
+ * (PARKED: the parked ones still get woken by our unlock; WAKER: the
+ * designated waker is still on its way). A carrier (woken waiter, requeued
+ * condvar waiter) takes with PARKED set and WAKER clear: its unlock then wakes
+ * the next sleeper. Gives up at once on STARVE (reserved). 0 if taken. */
 static int spin_acquire(void *w, unsigned size, int carrier)
 {
 	unsigned n = f2_load_relaxed(&f2_tuning()->spin); /* knob: see tuning.c */
-	unsigned stop = carrier ? F2_MX_STARVE : F2_MX_STARVE | F2_MX_PARKED;
 
 	for (unsigned i = 0; i < n; i++) {
 		unsigned v = f2_mx_load(w, size);
@@ -190,13 +190,19 @@ static int spin_acquire(void *w, unsigned size, int carrier)
 			                        : v | F2_MX_HELD;
 			if (f2_mx_cas_acquire(w, size, &v, want))
 				return 0;
-		} else if (v & stop) {
+		} else if (v & F2_MX_STARVE) {
 			break;
 		}
 		f2_cpu_relax();
 	}
 	return -1;
 }
+
+/* Quiet unlocks (unlock_quiet) this thread made since it last had to wait
+ * for a mutex (f2_mx_lock_slow resets it): the decay waits for 64 in a row,
+ * so it does not fire while this thread meets contention (docs/design/mutex.md,
+ * "The quiet-unlock decay"). Per thread, any mutex: a hint. */
+static __thread __attribute__((tls_model("initial-exec"))) unsigned char mx_quiet;
 
 static int waited_too_long(const struct mx_waiter *me)
 {
@@ -408,6 +414,7 @@ int f2_mx_lock_slow(void *w, unsigned size, const struct timespec *abs, clockid_
 	struct mx_waiter me = { w, size, 0, abs, clk, 0, 0, RECHECK_MIN_NS, contended, 0, 0 };
 	int r;
 
+	mx_quiet = 0; /* contention met: no decay for 64 quiet unlocks */
 	if (spin_acquire(w, size, contended) == 0)
 		return 0;
 	me.flags = f2_pair_flags(w, size);
@@ -435,13 +442,15 @@ int f2_mx_timedlock(void *w, unsigned size, const struct timespec *abs, clockid_
 
 /* Unlocks a word that has had waiters but has none parked now (RMW_UNLOCK,
  * maybe WAKER, no PARKED or STARVE): no wake. Usually the bits stay
- * (RMW_UNLOCK: no fence for the next waiter), but one such unlock in 64 per
- * thread drops them, so a mutex whose contention has ended goes back to the
- * store unlock and the one-CAS lock. Fences are then bounded by one per 64
- * quiet unlocks. 1 if done, 0 if the word was something else. */
+ * (RMW_UNLOCK: no fence for the next waiter), but the 64th quiet unlock in
+ * a row of a thread that has not waited meanwhile (mx_quiet) drops them, so
+ * a mutex whose contention has ended goes back to the store unlock and the
+ * one-CAS lock. Fences are then bounded by one per 64 quiet unlocks, and a
+ * word whose WAKER only waits for its woken thread to get a CPU keeps it
+ * while its lockers still contend. 1 if done, 0 if the word was something
+ * else. */
 static int unlock_quiet(void *w, unsigned size, unsigned old)
 {
-	static __thread __attribute__((tls_model("initial-exec"))) unsigned char quiet;
 	unsigned to = old & ~F2_MX_HELD;
 
 	if (!(old & F2_MX_HELD) || (old & (F2_MX_PARKED | F2_MX_STARVE)))
@@ -449,7 +458,7 @@ static int unlock_quiet(void *w, unsigned size, unsigned old)
 	/* A process-shared mutex (32-bit, node F2_NODE_SHARED, set by the pthread
 	 * shim with RMW_UNLOCK) never decays: the fence reaches only this process.
 	 * The node is read while we still own the mutex. */
-	if (++quiet % 64 == 0) {
+	if (++mx_quiet % 64 == 0) {
 		to = unwake(to); /* a hint only: dropping it costs a wake at most */
 		if (size == F2_SIZE_U8 || f2_load_relaxed((int32_t *)w + 1) != F2_NODE_SHARED)
 			to = F2_MX_UNLOCKED;

@@ -11,7 +11,8 @@
  *               has reserved the next turn; nobody else may take the mutex
  *   RMW_UNLOCK 8 the word has had a waiter: its unlock always takes the RMW
  *               path. Every transition keeps it except the quiet-unlock
- *               decay (mutex_core.c: one in 64 per thread). While it is
+ *               decay (mutex_core.c: the 64th quiet unlock in a row of a
+ *               thread that has not waited meanwhile). While it is
  *               clear, an uncontended owner may release with a plain store
  *               (store_unlock.h); a waiter that sets bits on a word that is
  *               exactly HELD sets it and calls f2_su_fence().
@@ -41,10 +42,10 @@
  *   STARVE|GEN             free, reserved: only the starver may take it
  * Transitions (RMW_UNLOCK, where set, is carried through every one):
  *   lock      0 -> HELD (fast path). An arrival that spins takes any word
- *             without HELD or STARVE, keeping its bits (barging), and stops
- *             spinning at PARKED (it parks rather than compete with a
- *             running owner for the CPU); a waiter that has slept spins
- *             again when woken and takes x -> (x|HELD|PARKED) & ~WAKER.
+ *             without HELD or STARVE, keeping its bits (barging), and spins
+ *             on through PARKED (a hint that outlives the sleepers) but
+ *             stops at STARVE; a waiter that has slept spins again when
+ *             woken and takes x -> (x|HELD|PARKED) & ~WAKER.
  *   park      HELD|x -> HELD|x|PARKED (a carrier also clears WAKER), then
  *             futex wait (mask WAIT_NORMAL); the healer's wait is bounded.
  *   starve    HELD|x -> HELD|PARKED|STARVE|GEN (at most one starver owns

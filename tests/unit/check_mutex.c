@@ -484,6 +484,95 @@ START_TEST(leftover_waker_is_free)
 }
 END_TEST
 
+/* The decay waits for 64 quiet unlocks in a row by a thread that has not
+ * waited meanwhile (docs/design/mutex.md, "The quiet-unlock decay"): a wait
+ * restarts the count, so a WAKER left on a word right after this thread met
+ * contention survives 63 quiet unlocks and goes at the 64th. With the old
+ * rule (one quiet unlock in 64 per thread, whatever happened) it went at the
+ * 32nd here, since 32 quiet unlocks came before the wait. */
+START_TEST(decay_waits_for_a_quiet_run)
+{
+	const struct mx_ops *o = &OPS[_i];
+	void *m = mx_new(o);
+	struct timespec past = { 0, 0 };
+	int n;
+
+	mx_set(o, m, F2_MX_RMW_UNLOCK); /* a word that has had waiters */
+	for (n = 0; n < 32; n++) {
+		ck_assert_int_eq(o->lock(m), 0);
+		ck_assert_int_eq(o->unlock(m), 0);
+	}
+	ck_assert_uint_ne(mx_word(o, m), F2_MX_UNLOCKED); /* fewer than 64: kept */
+	ck_assert_int_eq(o->lock(m), 0);
+	/* contention met: this thread waits (and gives up at once) */
+	ck_assert_int_eq(o->timedlock(m, &past, CLOCK_MONOTONIC), ETIMEDOUT);
+	ck_assert_int_eq(o->unlock(m), 0); /* PARKED: wakes (nobody), sets WAKER */
+	ck_assert_uint_ne(mx_word(o, m) & F2_MX_WAKER, 0);
+	for (n = 1; n <= 64; n++) {
+		ck_assert_int_eq(o->lock(m), 0);
+		ck_assert_int_eq(o->unlock(m), 0);
+		if (mx_word(o, m) == F2_MX_UNLOCKED)
+			break;
+	}
+	ck_assert_int_eq(n, 64);
+	free(m);
+}
+END_TEST
+
+/* PARKED is a hint: it outlives the last sleeper, and every waiter that took
+ * the mutex after a sleep sets it again. An arrival that finds it set must
+ * still spin for the running owner's release rather than park (with two
+ * threads the old rule turned every later contention into a sleep and a wake:
+ * docs/design/mutex.md, "Spin or park"). Here the word is HELD|PARKED with
+ * nobody asleep and the spin bound is huge: the arrival takes the mutex by
+ * spinning, so its own unlock finds no PARKED and wakes nobody. Had it parked,
+ * it would have taken the mutex as a carrier (with PARKED) and its unlock
+ * would wake. */
+struct arrival {
+	const struct mx_ops *o;
+	void *m;
+	int started;
+	uint64_t wakes;
+};
+
+static void arrival_unlock(void *arg)
+{
+	struct arrival *a = arg;
+	ck_assert_int_eq(a->o->unlock(a->m), 0);
+}
+
+static void *arrival_loop(void *arg)
+{
+	struct arrival *a = arg;
+	__atomic_store_n(&a->started, 1, __ATOMIC_SEQ_CST);
+	ck_assert_int_eq(a->o->lock(a->m), 0);
+	a->wakes = wakes_made(arrival_unlock, a);
+	return NULL;
+}
+
+START_TEST(stale_parked_does_not_park_an_arrival)
+{
+	const struct mx_ops *o = &OPS[_i];
+	const struct f2_tuning *cur = f2_tuning();
+	struct f2_tuning old = *cur, spin = { 1000000, cur->handoff_ns, cur->requeue };
+	struct arrival a = { o, mx_new(o), 0, 0 };
+	pthread_t t;
+
+	ck_assert_int_eq(f2_test_tuning_replace(&spin), 0);
+	ck_assert_int_eq(o->lock(a.m), 0);
+	mx_set(o, a.m, mx_word(o, a.m) | F2_MX_PARKED); /* nobody asleep */
+	ck_assert_int_eq(pthread_create(&t, NULL, arrival_loop, &a), 0);
+	while (!__atomic_load_n(&a.started, __ATOMIC_SEQ_CST))
+		sched_yield();
+	usleep(2000); /* lets it reach its lock call: spinning, or asleep under the old rule */
+	ck_assert_int_eq(o->unlock(a.m), 0);
+	pthread_join(t, NULL);
+	ck_assert_uint_eq(a.wakes, 0);
+	ck_assert_int_eq(f2_test_tuning_replace(&old), 0);
+	free(a.m);
+}
+END_TEST
+
 /* ---- fork: a reservation copied from the parent --------------------------- */
 
 struct starver {
@@ -785,6 +874,8 @@ static Suite *mutex_suite(void)
 	tcase_add_loop_test(tc, signals_to_a_waiter, 0, 2);
 	tcase_add_loop_test(tc, stale_waker_is_healed, 0, 2);
 	tcase_add_loop_test(tc, leftover_waker_is_free, 0, 2);
+	tcase_add_loop_test(tc, stale_parked_does_not_park_an_arrival, 0, 2);
+	tcase_add_loop_test(tc, decay_waits_for_a_quiet_run, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fork");
 	tcase_set_timeout(tc, 60);
