@@ -22,6 +22,8 @@
 #ifdef F2SYNC_TEST_HOOKS
 /* Turns claimed by a starving waiter (read by the tests: test_hooks.h). */
 f2_hidden uint64_t f2_mx_handoffs;
+/* Spins begun by spin_acquire (read by the tests: test_hooks.h). */
+f2_hidden uint64_t f2_mx_spins;
 #endif
 
 
@@ -183,6 +185,7 @@ static int spin_acquire(void *w, unsigned size, int carrier)
 {
 	unsigned n = f2_load_relaxed(&f2_tuning()->spin); /* knob: see tuning.c */
 
+	F2_TEST_COUNT(f2_mx_spins, 1);
 	for (unsigned i = 0; i < n; i++) {
 		unsigned v = f2_mx_load(w, size);
 		if (!(v & (F2_MX_HELD | F2_MX_STARVE))) {

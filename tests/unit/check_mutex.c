@@ -558,20 +558,22 @@ START_TEST(stale_parked_does_not_park_an_arrival)
 	int tries, spun = 0;
 
 	ck_assert_int_eq(f2_test_tuning_replace(&spin), 0);
-	/* Under the old rule every try wakes. Under the new one a try wakes only
-	 * if the arrival ran out of its spin before our unlock (a million reads:
-	 * milliseconds natively, less under qemu, or we were preempted for that
-	 * long), so one quiet try in five is the claim. */
+	/* We unlock as soon as the arrival has begun its spin (f2_mx_spins).
+	 * Under the old rule every try wakes: the arrival leaves the spin at
+	 * PARKED and ends up taking the mutex with PARKED. Under the new one a
+	 * try wakes only if the arrival ran through its million reads before our
+	 * unlock (we were preempted that long), so one quiet try in five is the
+	 * claim. */
 	for (tries = 0; tries < 5 && !spun; tries++) {
 		struct arrival a = { o, mx_new(o), 0, 0 };
+		uint64_t s0 = stat_read(&f2_mx_spins);
 		pthread_t t;
 
 		ck_assert_int_eq(o->lock(a.m), 0);
 		mx_set(o, a.m, mx_word(o, a.m) | F2_MX_PARKED); /* nobody asleep */
 		ck_assert_int_eq(pthread_create(&t, NULL, arrival_loop, &a), 0);
-		while (!__atomic_load_n(&a.started, __ATOMIC_SEQ_CST))
-			sched_yield();
-		usleep(200); /* lets it reach its lock call: spinning, or asleep under the old rule */
+		while (stat_read(&f2_mx_spins) == s0)
+			sched_yield(); /* until it spins (and, under the old rule, leaves at PARKED) */
 		ck_assert_int_eq(o->unlock(a.m), 0);
 		pthread_join(t, NULL);
 		spun = a.wakes == 0;
