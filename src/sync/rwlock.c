@@ -322,7 +322,7 @@ static __thread struct rb_self rb_self __attribute__((tls_model("initial-exec"))
 
 #ifdef F2SYNC_TEST_HOOKS
 int f2_rw_nobias; /* tests: 1 keeps BIAS off, for white-box checks of R */
-#define RB_DISABLED() f2_load_relaxed(&f2_rw_nobias)
+#define RB_DISABLED() f2_load_relaxed(&f2_rw_nobias) /* a test switch: orders nothing */
 #else
 #define RB_DISABLED() 0
 #endif
