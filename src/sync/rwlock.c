@@ -33,14 +33,14 @@
  * Waiting: no spin on the word (as glibc's and nsync's rwlocks: with more
  * threads than CPUs a spinner keeps its CPU on the lock's cache line while the
  * holder may have no CPU; measured in docs/design/rwlock.md). A reader that
- * may not enter sets RPARKED and parks, with mask READER and a timer until it has waited handoff_ns, then
- * with mask RLATE; a writer counts itself in W and parks (mask WRITER) with a
- * timer at its start + handoff_ns. A writer that has waited that long and
- * finds WSTARVE clear moves from W to WSTARVE and parks with mask WSTARVE; a
- * reader that has waited that long sets RSTARVE when it finds it clear and
- * the lock held by a writer, or free and not reserved by WSTARVE (never
- * ahead of a reserving writer, never while readers drain). Both reservers
- * then take the very next turn of their kind.
+ * may not enter sets RPARKED and parks, with mask READER and a timer until it
+ * has waited handoff_ns, then with mask RLATE; a writer counts itself in W
+ * and parks (mask WRITER) with a timer at its start + handoff_ns. A writer
+ * that has waited that long and finds WSTARVE clear moves from W to WSTARVE
+ * and parks with mask WSTARVE; a reader that has waited that long sets
+ * RSTARVE when it finds it clear and the lock held by a writer, or free and
+ * not reserved by WSTARVE (never ahead of a reserving writer, never while
+ * readers drain). Both reservers then take the very next turn of their kind.
  * Releasing transitions (unlock, a timed-out waiter leaving) owe wakes, all
  * computed with the CAS (rw_owed):
  *   readers  RPARKED was set and the change lets plain readers in (clears
@@ -95,7 +95,8 @@
 #include "../internal/time.h"
 
 #ifdef F2SYNC_TEST_HOOKS
-/* Spins begun on the word or on a reader slot (read by the tests: test_hooks.h). */
+/* Spins begun by writers draining reader slots, the rwlock's only spin:
+ * waiters on the word park at once (read by the tests: test_hooks.h). */
 f2_hidden uint64_t f2_rw_spins;
 #endif
 
