@@ -30,17 +30,17 @@
  *   writer   R == 0, no WRITER, no RSTARVE, and no WSTARVE unless it owns it.
  *            Sets WRITER; a counted writer leaves W (W - 1), the owner of
  *            WSTARVE clears it.
- * Waiting: spin a bounded while, only while nobody waits (W == 0, no
- * RPARKED, no reservation: the mutex's rule, so a thread does not spin on a
- * lock whose holder may be off the CPU). Then a reader sets RPARKED and
- * parks, with mask READER and a timer until it has waited handoff_ns, then
- * with mask RLATE; a writer counts itself in W and parks (mask WRITER) with a
- * timer at its start + handoff_ns. A writer that has waited that long and
- * finds WSTARVE clear moves from W to WSTARVE and parks with mask WSTARVE; a
- * reader that has waited that long sets RSTARVE when it finds it clear and
- * the lock held by a writer, or free and not reserved by WSTARVE (never
- * ahead of a reserving writer, never while readers drain). Both reservers
- * then take the very next turn of their kind.
+ * Waiting: no spin on the word (as glibc's and nsync's rwlocks: with more
+ * threads than CPUs a spinner keeps its CPU on the lock's cache line while the
+ * holder may have no CPU; measured in docs/design/rwlock.md). A reader that
+ * may not enter sets RPARKED and parks, with mask READER and a timer until it
+ * has waited handoff_ns, then with mask RLATE; a writer counts itself in W
+ * and parks (mask WRITER) with a timer at its start + handoff_ns. A writer
+ * that has waited that long and finds WSTARVE clear moves from W to WSTARVE
+ * and parks with mask WSTARVE; a reader that has waited that long sets
+ * RSTARVE when it finds it clear and the lock held by a writer, or free and
+ * not reserved by WSTARVE (never ahead of a reserving writer, never while
+ * readers drain). Both reservers then take the very next turn of their kind.
  * Releasing transitions (unlock, a timed-out waiter leaving) owe wakes, all
  * computed with the CAS (rw_owed):
  *   readers  RPARKED was set and the change lets plain readers in (clears
@@ -91,7 +91,14 @@
 #include "rwlock_word.h"
 #include "sync_impl.h"
 #include "../internal/atomic.h"
+#include "../internal/test_hooks.h"
 #include "../internal/time.h"
+
+#ifdef F2SYNC_TEST_HOOKS
+/* Spins begun by writers draining reader slots, the rwlock's only spin:
+ * waiters on the word park at once (read by the tests: test_hooks.h). */
+f2_hidden uint64_t f2_rw_spins;
+#endif
 
 struct rw_call {
 	f2_rwlock_t *rw;
@@ -208,22 +215,6 @@ static int rw_rt(struct rw_call *c)
 		c->rt = p == SCHED_FIFO || p == SCHED_RR;
 	}
 	return c->rt;
-}
-
-/* Spins a bounded while, only while nobody waits, for may(word) to hold
- * (as the mutex: a thread that finds others parked parks too). */
-static uint32_t rw_spin(struct rw_call *c, uint32_t v, int (*may)(struct rw_call *, uint32_t))
-{
-	unsigned n = f2_load_relaxed(&f2_tuning()->spin); /* knob, no ordering */
-	const uint32_t waiting = RW_RPARKED | RW_WSTARVE | RW_RSTARVE;
-
-	for (unsigned i = 0; i < n && !may(c, v); i++) {
-		if ((v & waiting) || rw_writers(v) > 0)
-			break;
-		f2_cpu_relax();
-		v = rw_load(c->rw);
-	}
-	return v;
 }
 
 /* The caller's deadline as a CLOCK_MONOTONIC time in ns (an estimate for a
@@ -436,6 +427,7 @@ static int rb_wait(struct rb_row *row, const void **p, const f2_rwlock_t *rw,
 	unsigned spin = f2_load_relaxed(&f2_tuning()->spin); /* knob, no ordering */
 	int err = 0;
 
+	F2_TEST_COUNT(f2_rw_spins, 1);
 	for (unsigned n = 0; f2_load_seq(p) == (const void *)rw; n++) {
 		if (n < spin) {
 			f2_cpu_relax();
@@ -611,8 +603,8 @@ static int rd_lock(struct rw_call *c, int try)
 	}
 	if (try)
 		return EBUSY;
+	/* no spin: see "Waiting" at the top of this file */
 	c->t0 = f2_now_ns(CLOCK_MONOTONIC);
-	v = rw_spin(c, v, rd_may);
 	while ((r = rd_round(c, v)) == 0)
 		v = rw_load(c->rw);
 	return r == 1 ? 0 : r;
@@ -858,8 +850,8 @@ static int wr_lock(struct rw_call *c, int try)
 			return 0;
 	if (try)
 		return EBUSY;
+	/* no spin: see "Waiting" at the top of this file */
 	c->t0 = f2_now_ns(CLOCK_MONOTONIC);
-	v = rw_spin(c, v, wr_may);
 	while ((r = wr_round(c, v)) == 0)
 		v = rw_load(c->rw);
 	return r == 1 ? 0 : r;

@@ -13,6 +13,8 @@
 #include "f2sync/rwlock.h"
 #include "f2sync/runtime.h"
 #include "sync/rwlock_word.h"
+#include "sync/sync_impl.h"
+#include "unit/sync_test.h"
 #include "common/testutil.h"
 #include "common/rt_order.h"
 
@@ -664,6 +666,56 @@ START_TEST(test_more_threads_than_cores)
 }
 END_TEST
 
+/* ---- waiters on the word park at once --------------------------------------- */
+
+struct blocked {
+	f2_rwlock_t rw;
+	int write;  /* the waiter wants the write lock */
+	int done;
+};
+
+static void *blocked_waiter(void *p)
+{
+	struct blocked *b = p;
+	CK(b->write ? f2_rwlock_wrlock(&b->rw) : f2_rwlock_rdlock(&b->rw));
+	CK(f2_rwlock_unlock(&b->rw));
+	__atomic_store_n(&b->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* Issue 12 (rwlock-90-t8): with more threads than CPUs, a waiter that spins
+ * on the word keeps its CPU on the lock's cache line, and the holder may be a
+ * thread without a CPU. So a reader that meets a writer, and a writer that
+ * meets a reader, mark the word and park without a spin, even with the spin
+ * knob at its maximum and nobody else waiting (the old rule spun there). */
+START_TEST(test_word_waiters_do_not_spin)
+{
+	const struct f2_tuning *cur = f2_tuning();
+	struct f2_tuning saved = *cur, most = { 1000000u, cur->handoff_ns, cur->requeue };
+	static struct blocked b;
+
+	ck_assert_int_eq(f2_test_tuning_replace(&most), 0);
+	for (int write = 0; write < 2; write++) {
+		memset(&b, 0, sizeof b);
+		b.rw = (f2_rwlock_t)F2_RWLOCK_INITIALIZER;
+		b.write = write;
+		uint64_t s0 = stat_read(&f2_rw_spins);
+		CK(write ? f2_rwlock_rdlock(&b.rw) : f2_rwlock_wrlock(&b.rw));
+		pthread_t t = spawn(blocked_waiter, &b);
+		/* its mark: counted in W or RPARKED, or, once it has waited
+		 * handoff_ns (a loaded machine), its reservation */
+		uint32_t mark = write ? RW_WSTARVE : RW_RPARKED | RW_RSTARVE;
+		while (!(word(&b.rw) & mark) && !(write && rw_writers(word(&b.rw)) == 1))
+			sched_yield();
+		ck_assert_uint_eq(stat_read(&f2_rw_spins), s0);
+		CK(f2_rwlock_unlock(&b.rw));
+		join(t);
+		ck_assert_int_eq(__atomic_load_n(&b.done, __ATOMIC_SEQ_CST), 1);
+	}
+	ck_assert_int_eq(f2_test_tuning_replace(&saved), 0);
+}
+END_TEST
+
 /* ---- destruction right after unlock ---------------------------------------- */
 
 static void *free_after_write(void *p)
@@ -1031,6 +1083,7 @@ Suite *rwlock_suite(void)
 	tcase_add_test(tc, test_relay_on_other_lock_starves_no_writer);
 	tcase_add_test(tc, test_writer_timeout_frees_readers);
 	tcase_add_test(tc, test_more_threads_than_cores);
+	tcase_add_test(tc, test_word_waiters_do_not_spin);
 	tcase_add_test(tc, test_free_right_after_unlock);
 	tcase_add_test(tc, test_parked_writers_time_out);
 	tcase_add_test(tc, test_rt_priority_order);
