@@ -26,7 +26,8 @@
  *           that finds ARRIVED == count parks on seq until the reset).
  *   waiter  (ARRIVED < count - 1 before its CAS) pushes its node onto head,
  *           then JOINED + 1: its last access to the barrier object; then
- *           waits for RELEASED in its own node (spin, then park on the slot).
+ *           waits for RELEASED in its own node (spin, or one yield when
+ *           count > the online CPUs, then park on the slot).
  *   last    (ARRIVED -> count) waits for JOINED == count - 1, takes the list
  *           (head -> NULL), JOINED -> 0, resets seq to 0 (waking next-round
  *           arrivals): its last access to the barrier object. Then it releases
@@ -38,7 +39,9 @@
  * in time (spin_ns()), and backs off: a round in which a waiter gave up
  * spinning before the last arrival came makes the next BACKOFF_ROUNDS rounds
  * park at once (the awaited threads are not getting a CPU), then one spins
- * again to probe.
+ * again to probe. With more threads than CPUs a waiter instead yields its
+ * CPU once before it parks, to the arrivals that have none: when they end
+ * the round meanwhile, nobody parks and the release wakes nobody.
  *
  * destroy sees a round in progress as ARRIVED > 0: EBUSY from the first
  * arrival until the last thread resets the word. Threads that wait on their
@@ -257,10 +260,18 @@ static void release(uint32_t *slot, struct waiter *w)
 	}
 }
 
-/* Waits until the node reads RELEASED, parking on the barrier's slot. */
-static void wait_released(struct waiter *w, uint32_t *slot, uint64_t spin)
+/* Waits until the node reads RELEASED, parking on the barrier's slot. With
+ * more threads than CPUs (give_way) it first gives its CPU away once: an
+ * arrival it waits for is then probably runnable without a CPU, and if that
+ * arrival ends the round meanwhile, this wait costs no park and the release
+ * no wake. Once only, never a loop: the yield may return at once (nobody
+ * else runnable here, or a SCHED_FIFO thread of lower priority), and then
+ * the thread parks as before. */
+static void wait_released(struct waiter *w, uint32_t *slot, uint64_t spin, int give_way)
 {
 	spin_while(&w->word, N_WAITING, spin);
+	if (give_way && f2_load_relaxed(&w->word) == N_WAITING) /* a hint; reloaded with acquire below */
+		sched_yield();
 	for (;;) {
 		/* acquire: pairs with the release add in release(); a waiter that
 		 * reads the bump reads RELEASED in its node below */
@@ -298,7 +309,7 @@ int f2_barrier_wait(f2_barrier_t *b)
 	struct waiter w = { NULL, N_WAITING };
 	uint32_t *slot = slot_of(b);
 	join(b, &w, count);
-	wait_released(&w, slot, spin);
+	wait_released(&w, slot, spin, !(cw & C_SPIN)); /* more threads than CPUs: give way */
 	return 0;
 }
 

@@ -1,13 +1,15 @@
 /* f2_barrier_t: error codes, one serial thread per round, rounds really
  * separate the threads, reuse at once, EBUSY while a round is in progress,
  * destroy and free right after wait returns (ASan), nobody waits for a
- * released thread to leave. */
+ * released thread to leave, and with more threads than CPUs a waiter yields
+ * once before it parks. */
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "f2sync/barrier.h"
@@ -243,6 +245,69 @@ START_TEST(test_spin_backoff)
 }
 END_TEST
 
+/* ---- more threads than CPUs: give the CPU away before parking -------------- */
+
+/* The test's own sched_yield (the library is linked in statically, so its
+ * calls come here): while hold_yields is set, a yield is counted and lasts
+ * until the round is over, as if the yielder's CPU had run the last arrival
+ * meanwhile; otherwise it is the plain system call. */
+static int hold_yields;       /* atomic */
+static long held_yields;      /* atomic: yields begun while holding */
+static int round_over;        /* atomic */
+
+int sched_yield(void)
+{
+	if (__atomic_load_n(&hold_yields, __ATOMIC_ACQUIRE)) {
+		__atomic_add_fetch(&held_yields, 1, __ATOMIC_RELEASE);
+		while (!__atomic_load_n(&round_over, __ATOMIC_ACQUIRE))
+			usleep(1000);
+	}
+	return (int)syscall(SYS_sched_yield);
+}
+
+/* With more threads than CPUs a waiter yields once before it parks
+ * (barrier.md, "Waiting"): a round whose last thread arrives during those
+ * yields ends with no park and no wake. Before, every waiter parked at once. */
+START_TEST(test_yield_before_park)
+{
+	static f2_barrier_t b;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n = (unsigned)(cpus > 0 ? cpus : 1) + 1;
+	struct one *w = calloc(n, sizeof *w);
+	pthread_t *t = calloc(n, sizeof *t);
+
+	ck_assert(w && t);
+	CK(f2_barrier_init(&b, n));
+	ck_assert_uint_eq(b.count >> 31, 0);          /* more threads than CPUs: no spin */
+	__atomic_store_n(&parks, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&held_yields, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&round_over, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&hold_yields, 1, __ATOMIC_RELEASE);
+	CK(f2_set_park_hooks(count_park, NULL, NULL));
+	for (unsigned i = 0; i + 1 < n; i++) {
+		w[i] = (struct one){ &b, -2 };
+		t[i] = spawn(one_wait, &w[i]);
+	}
+	/* every waiter is either in its yield or parked (the old design) */
+	while (__atomic_load_n(&held_yields, __ATOMIC_ACQUIRE) +
+	       __atomic_load_n(&parks, __ATOMIC_ACQUIRE) < (long)n - 1)
+		usleep(1000);
+	ck_assert_int_eq(f2_barrier_wait(&b), F2_BARRIER_SERIAL_THREAD);
+	__atomic_store_n(&round_over, 1, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i + 1 < n; i++) {
+		CK(pthread_join(t[i], NULL));
+		ck_assert_int_eq(w[i].ret, 0);
+	}
+	__atomic_store_n(&hold_yields, 0, __ATOMIC_RELEASE);
+	CK(f2_set_park_hooks(NULL, NULL, NULL));
+	ck_assert_int_eq(__atomic_load_n(&held_yields, __ATOMIC_ACQUIRE), (long)n - 1);
+	ck_assert_int_eq(__atomic_load_n(&parks, __ATOMIC_ACQUIRE), 0);
+	CK(f2_barrier_destroy(&b));
+	free(w);
+	free(t);
+}
+END_TEST
+
 /* ---- free right after wait --------------------------------------------------- */
 
 struct freeing {
@@ -340,6 +405,7 @@ Suite *barrier_suite(void)
 	tcase_add_test(tc, test_destroy_busy);
 	tcase_add_test(tc, test_no_wait_for_leavers);
 	tcase_add_test(tc, test_spin_backoff);
+	tcase_add_test(tc, test_yield_before_park);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("rounds");
