@@ -831,7 +831,14 @@ static int wr_round(struct rw_call *c, uint32_t v)
 	if (r != 1)
 		return r;
 	mask = c->starving ? RW_MASK_WSTARVE : RW_MASK_WRITER;
-	if (!c->rt && !c->starving && !rw_expired(c)) /* wake up in time to reserve a turn */
+	/* Wake up in time to reserve a turn. A writer that became late since
+	 * wr_mark looked (preempted between the two) must not sleep without
+	 * that timer while the reservation is free: under continuous readers
+	 * nothing else would wake it. The timer is then already due, so the park
+	 * returns at once and the next round's wr_mark reserves. (Behind another
+	 * writer's reservation it sleeps untimed, as before: a due timer there
+	 * would make it spin.) */
+	if (!c->rt && !c->starving && (!rw_expired(c) || !(v & RW_WSTARVE)))
 		fair = c->t0 + f2_load_relaxed(&f2_tuning()->handoff_ns); /* knob: see tuning.c */
 	r = rw_park(c, v, mask, fair);
 	c->woken = c->counted;
