@@ -7,7 +7,8 @@
  * exist, so no lock path carries a statistic that nobody reads.
  * The hooks: f2_mx_handoffs and f2_mx_spins (mutex_core.c), f2_cv_requeued (cond.c), the
  * wake count f2_futex_wakes (futex2_impl.h, kernel.c, emulate.c),
- * f2_test_tuning_replace (tuning.c), f2_rw_spins (rwlock.c: spins begun) and
+ * f2_test_tuning_replace (tuning.c), f2_rw_spins (rwlock.c: spins begun),
+ * f2_rw_backoffs (rwlock.c: back-offs begun by waiters on the word) and
  * f2_rw_nobias (rwlock.c: keeps the rwlock's reader slots off for the tests
  * that count readers in R). Tests include tests/unit/sync_test.h for them. */
 #ifndef F2_INTERNAL_TEST_HOOKS_H

@@ -32,7 +32,9 @@
  *            WSTARVE clears it.
  * Waiting: no spin on the word (as glibc's and nsync's rwlocks: with more
  * threads than CPUs a spinner keeps its CPU on the lock's cache line while the
- * holder may have no CPU; measured in docs/design/rwlock.md). A reader that
+ * holder may have no CPU; measured in docs/design/rwlock.md). Once per wait,
+ * before its first mark, a waiter that is not real-time backs off a bounded
+ * while without touching the lock (rw_back_off) and looks again. A reader that
  * may not enter sets RPARKED and parks, with mask READER and a timer until it
  * has waited handoff_ns, then with mask RLATE; a writer counts itself in W
  * and parks (mask WRITER) with a timer at its start + handoff_ns. A writer
@@ -96,9 +98,17 @@
 
 #ifdef F2SYNC_TEST_HOOKS
 /* Spins begun by writers draining reader slots, the rwlock's only spin:
- * waiters on the word park at once (read by the tests: test_hooks.h). */
+ * waiters on the word never spin on it (read by the tests: test_hooks.h). */
 f2_hidden uint64_t f2_rw_spins;
+/* Back-offs begun by waiters on the word (rw_back_off). */
+f2_hidden uint64_t f2_rw_backoffs;
 #endif
+
+/* A waiter's back-off before its first mark: RW_BACKOFF_PER_SPIN pauses per
+ * unit of the spin knob, at most RW_BACKOFF_MAX (measured: docs/design/rwlock.md,
+ * "The back-off before the first mark"). */
+#define RW_BACKOFF_PER_SPIN 4u
+#define RW_BACKOFF_MAX 4096u
 
 struct rw_call {
 	f2_rwlock_t *rw;
@@ -215,6 +225,26 @@ static int rw_rt(struct rw_call *c)
 		c->rt = p == SCHED_FIFO || p == SCHED_RR;
 	}
 	return c->rt;
+}
+
+/* Once per wait, when the caller first would mark the word and park, and
+ * only if it is not real-time: pauses a bounded while without touching the
+ * lock, then the caller looks again (docs/design/rwlock.md, "The back-off
+ * before the first mark"). A mark makes every later unlock pay for a wake
+ * and the waiter for a futex wait that mostly fails, while the sections are
+ * short and the lock mostly open again a few microseconds later; unlike the
+ * old spin it reads nothing, so it leaves the lock's cache line to the CPU
+ * that holds it. The spin knob bounds it: 0 marks at once. */
+static void rw_back_off(struct rw_call *c)
+{
+	unsigned n = f2_load_relaxed(&f2_tuning()->spin); /* knob, no ordering */
+
+	if (rw_rt(c) || !n)
+		return; /* a real-time waiter's order comes from its priority */
+	n = n < RW_BACKOFF_MAX / RW_BACKOFF_PER_SPIN ? n * RW_BACKOFF_PER_SPIN : RW_BACKOFF_MAX;
+	F2_TEST_COUNT(f2_rw_backoffs, 1);
+	while (n--)
+		f2_cpu_relax();
 }
 
 /* The caller's deadline as a CLOCK_MONOTONIC time in ns (an estimate for a
@@ -555,8 +585,10 @@ static int rd_round(struct rw_call *c, uint32_t v)
 		int r = rd_take(c, &v);
 		return r < 0 ? rd_leave(c, EAGAIN) : r;
 	}
-	if (c->rt < 0 && rw_rt(c))
+	if (c->rt < 0) { /* first time: the policy, and the back-off */
+		rw_back_off(c);
 		return 0; /* look again: a real-time reader may pass counted writers */
+	}
 	/* reserve the read turn after a writer's, or of a free lock that only
 	 * counted writers wait for; never ahead of a reserving writer. A
 	 * real-time reader never reserves: priority orders it. */
@@ -603,7 +635,7 @@ static int rd_lock(struct rw_call *c, int try)
 	}
 	if (try)
 		return EBUSY;
-	/* no spin: see "Waiting" at the top of this file */
+	/* no spin, one back-off (rd_round): "Waiting" at the top of this file */
 	c->t0 = f2_now_ns(CLOCK_MONOTONIC);
 	while ((r = rd_round(c, v)) == 0)
 		v = rw_load(c->rw);
@@ -826,7 +858,10 @@ static int wr_round(struct rw_call *c, uint32_t v)
 
 	if (wr_may(c, v))
 		return wr_take(c, &v);
-	rw_rt(c);
+	if (c->rt < 0) { /* first time: the policy, and the back-off */
+		rw_back_off(c);
+		return 0; /* look again */
+	}
 	r = wr_mark(c, &v);
 	if (r != 1)
 		return r;
@@ -857,7 +892,7 @@ static int wr_lock(struct rw_call *c, int try)
 			return 0;
 	if (try)
 		return EBUSY;
-	/* no spin: see "Waiting" at the top of this file */
+	/* no spin, one back-off (wr_round): "Waiting" at the top of this file */
 	c->t0 = f2_now_ns(CLOCK_MONOTONIC);
 	while ((r = wr_round(c, v)) == 0)
 		v = rw_load(c->rw);

@@ -716,6 +716,44 @@ START_TEST(test_word_waiters_do_not_spin)
 }
 END_TEST
 
+/* Issue 12 (rwlock-90-t8): a waiter that finds the lock closed backs off
+ * once, reading nothing of the lock, before it marks the word and parks: a
+ * mark costs every later unlock a wake and the waiter a futex wait, while
+ * the lock is mostly open again a few microseconds later. One back-off per
+ * wait, on both sides (a reader meeting a writer, a writer meeting a
+ * reader); none with the spin knob at 0. Without the back-off the first
+ * round marks at once and the count stays put. */
+START_TEST(test_word_waiters_back_off_once)
+{
+	const struct f2_tuning *cur = f2_tuning();
+	struct f2_tuning saved = *cur, set = { 0, cur->handoff_ns, cur->requeue };
+	static struct blocked b;
+
+	for (int knob = 0; knob < 2; knob++) {
+		set.spin = knob ? 100u : 0u; /* the default, and none */
+		ck_assert_int_eq(f2_test_tuning_replace(&set), 0);
+		for (int write = 0; write < 2; write++) {
+			memset(&b, 0, sizeof b);
+			b.rw = (f2_rwlock_t)F2_RWLOCK_INITIALIZER;
+			b.write = write;
+			uint64_t s0 = stat_read(&f2_rw_backoffs);
+			CK(write ? f2_rwlock_rdlock(&b.rw) : f2_rwlock_wrlock(&b.rw));
+			pthread_t t = spawn(blocked_waiter, &b);
+			/* its mark, as in test_word_waiters_do_not_spin */
+			uint32_t mark = write ? RW_WSTARVE : RW_RPARKED | RW_RSTARVE;
+			while (!(word(&b.rw) & mark) && !(write && rw_writers(word(&b.rw)) == 1))
+				sched_yield();
+			ck_assert_uint_eq(stat_read(&f2_rw_backoffs), s0 + (uint64_t)knob);
+			CK(f2_rwlock_unlock(&b.rw));
+			join(t);
+			ck_assert_int_eq(__atomic_load_n(&b.done, __ATOMIC_SEQ_CST), 1);
+			ck_assert_uint_eq(stat_read(&f2_rw_backoffs), s0 + (uint64_t)knob);
+		}
+	}
+	ck_assert_int_eq(f2_test_tuning_replace(&saved), 0);
+}
+END_TEST
+
 /* ---- destruction right after unlock ---------------------------------------- */
 
 static void *free_after_write(void *p)
@@ -859,11 +897,14 @@ START_TEST(test_rt_priority_order)
 	static f2_rwlock_t rw = F2_RWLOCK_INITIALIZER;
 	static struct rt_order o = { .ops = { &rw, rt_rd, rt_wr, rt_un } };
 	char got[128];
+	uint64_t b0 = stat_read(&f2_rw_backoffs);
 	int r = rt_order_run("check_rwlock", &o);
 
 	if (r < 0)
 		return;
 	ck_assert_msg(r == 1, "a waiter never slept in the lock, or never got it");
+	/* real-time waiters do not back off: their priority orders them */
+	ck_assert_uint_eq(stat_read(&f2_rw_backoffs), b0);
 	ck_assert_msg(rt_order_in_order(&o, got, sizeof got),
 		      "acquired as %s; expected R30 W20 R20 W15 W10 R10", got);
 	ck_assert_uint_eq(word(&rw), 0);
@@ -1084,6 +1125,7 @@ Suite *rwlock_suite(void)
 	tcase_add_test(tc, test_writer_timeout_frees_readers);
 	tcase_add_test(tc, test_more_threads_than_cores);
 	tcase_add_test(tc, test_word_waiters_do_not_spin);
+	tcase_add_test(tc, test_word_waiters_back_off_once);
 	tcase_add_test(tc, test_free_right_after_unlock);
 	tcase_add_test(tc, test_parked_writers_time_out);
 	tcase_add_test(tc, test_rt_priority_order);

@@ -24,6 +24,7 @@
 extern uint64_t f2_mx_handoffs;
 extern uint64_t f2_mx_spins;
 extern uint64_t f2_rw_spins;
+extern uint64_t f2_rw_backoffs;
 extern uint64_t f2_cv_requeued;
 /* Wake and requeue calls that reached a backend while f2_futex_count_wakes
  * is set (futex2_impl.h). */
