@@ -683,6 +683,32 @@ static void *blocked_waiter(void *p)
 	return NULL;
 }
 
+/* Holds the lock against one blocked_waiter (a writer if write, else a
+ * reader), checks that *counter grew by delta once the waiter has marked
+ * the word, then releases it and lets the waiter finish. Returns the count
+ * before. */
+static uint64_t block_one_waiter(int write, uint64_t *counter, uint64_t delta)
+{
+	static struct blocked b;
+
+	memset(&b, 0, sizeof b);
+	b.rw = (f2_rwlock_t)F2_RWLOCK_INITIALIZER;
+	b.write = write;
+	uint64_t s0 = stat_read(counter);
+	CK(write ? f2_rwlock_rdlock(&b.rw) : f2_rwlock_wrlock(&b.rw));
+	pthread_t t = spawn(blocked_waiter, &b);
+	/* its mark: counted in W or RPARKED, or, once it has waited
+	 * handoff_ns (a loaded machine), its reservation */
+	uint32_t mark = write ? RW_WSTARVE : RW_RPARKED | RW_RSTARVE;
+	while (!(word(&b.rw) & mark) && !(write && rw_writers(word(&b.rw)) == 1))
+		sched_yield();
+	ck_assert_uint_eq(stat_read(counter), s0 + delta);
+	CK(f2_rwlock_unlock(&b.rw));
+	join(t);
+	ck_assert_int_eq(__atomic_load_n(&b.done, __ATOMIC_SEQ_CST), 1);
+	return s0;
+}
+
 /* Issue 12 (rwlock-90-t8): with more threads than CPUs, a waiter that spins
  * on the word keeps its CPU on the lock's cache line, and the holder may be a
  * thread without a CPU. So a reader that meets a writer, and a writer that
@@ -692,26 +718,10 @@ START_TEST(test_word_waiters_do_not_spin)
 {
 	const struct f2_tuning *cur = f2_tuning();
 	struct f2_tuning saved = *cur, most = { 1000000u, cur->handoff_ns, cur->requeue };
-	static struct blocked b;
 
 	ck_assert_int_eq(f2_test_tuning_replace(&most), 0);
-	for (int write = 0; write < 2; write++) {
-		memset(&b, 0, sizeof b);
-		b.rw = (f2_rwlock_t)F2_RWLOCK_INITIALIZER;
-		b.write = write;
-		uint64_t s0 = stat_read(&f2_rw_spins);
-		CK(write ? f2_rwlock_rdlock(&b.rw) : f2_rwlock_wrlock(&b.rw));
-		pthread_t t = spawn(blocked_waiter, &b);
-		/* its mark: counted in W or RPARKED, or, once it has waited
-		 * handoff_ns (a loaded machine), its reservation */
-		uint32_t mark = write ? RW_WSTARVE : RW_RPARKED | RW_RSTARVE;
-		while (!(word(&b.rw) & mark) && !(write && rw_writers(word(&b.rw)) == 1))
-			sched_yield();
-		ck_assert_uint_eq(stat_read(&f2_rw_spins), s0);
-		CK(f2_rwlock_unlock(&b.rw));
-		join(t);
-		ck_assert_int_eq(__atomic_load_n(&b.done, __ATOMIC_SEQ_CST), 1);
-	}
+	for (int write = 0; write < 2; write++)
+		(void)block_one_waiter(write, &f2_rw_spins, 0);
 	ck_assert_int_eq(f2_test_tuning_replace(&saved), 0);
 }
 END_TEST
@@ -727,26 +737,12 @@ START_TEST(test_word_waiters_back_off_once)
 {
 	const struct f2_tuning *cur = f2_tuning();
 	struct f2_tuning saved = *cur, set = { 0, cur->handoff_ns, cur->requeue };
-	static struct blocked b;
 
 	for (int knob = 0; knob < 2; knob++) {
 		set.spin = knob ? 100u : 0u; /* the default, and none */
 		ck_assert_int_eq(f2_test_tuning_replace(&set), 0);
 		for (int write = 0; write < 2; write++) {
-			memset(&b, 0, sizeof b);
-			b.rw = (f2_rwlock_t)F2_RWLOCK_INITIALIZER;
-			b.write = write;
-			uint64_t s0 = stat_read(&f2_rw_backoffs);
-			CK(write ? f2_rwlock_rdlock(&b.rw) : f2_rwlock_wrlock(&b.rw));
-			pthread_t t = spawn(blocked_waiter, &b);
-			/* its mark, as in test_word_waiters_do_not_spin */
-			uint32_t mark = write ? RW_WSTARVE : RW_RPARKED | RW_RSTARVE;
-			while (!(word(&b.rw) & mark) && !(write && rw_writers(word(&b.rw)) == 1))
-				sched_yield();
-			ck_assert_uint_eq(stat_read(&f2_rw_backoffs), s0 + (uint64_t)knob);
-			CK(f2_rwlock_unlock(&b.rw));
-			join(t);
-			ck_assert_int_eq(__atomic_load_n(&b.done, __ATOMIC_SEQ_CST), 1);
+			uint64_t s0 = block_one_waiter(write, &f2_rw_backoffs, (uint64_t)knob);
 			ck_assert_uint_eq(stat_read(&f2_rw_backoffs), s0 + (uint64_t)knob);
 		}
 	}
