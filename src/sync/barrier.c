@@ -106,7 +106,7 @@ static uint32_t *slot_of(const f2_barrier_t *b)
  * measured here), or two threads fall into parking in turn every round. */
 static uint64_t spin_ns(void)
 {
-	return (uint64_t)f2_load_relaxed(&f2_tuning()->spin) * 300u; /* a hint, no ordering */
+	return (uint64_t)f2_load_relaxed(&f2_tuning()->spin) * F2_SPIN_UNIT_NS; /* a hint, no ordering */
 }
 
 /* Spins while *word == v, up to ns nanoseconds; returns the last value read. */

@@ -12,6 +12,7 @@
  * still takes the mutex if it finds it free on the way out.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <sched.h>
 
@@ -22,8 +23,9 @@
 #ifdef F2SYNC_TEST_HOOKS
 /* Turns claimed by a starving waiter (read by the tests: test_hooks.h). */
 f2_hidden uint64_t f2_mx_handoffs;
-/* Spins begun by spin_acquire (read by the tests: test_hooks.h). */
-f2_hidden uint64_t f2_mx_spins;
+/* Spins begun by spin_acquire and the word reads they made (read by the
+ * tests: test_hooks.h). */
+f2_hidden uint64_t f2_mx_spins, f2_mx_spin_reads;
 #endif
 
 
@@ -180,25 +182,48 @@ static int mark(const struct mx_waiter *me, unsigned *v, unsigned want, int rele
  * (PARKED: the parked ones still get woken by our unlock; WAKER: the
  * designated waker is still on its way). A carrier (woken waiter, requeued
  * condvar waiter) takes with PARKED set and WAKER clear: its unlock then wakes
- * the next sleeper. Gives up at once on STARVE (reserved). 0 if taken. */
+ * the next sleeper. Gives up at once on STARVE (reserved). 0 if taken.
+ *
+ * The spin lasts F2_TUNE_SPIN x F2_SPIN_UNIT_NS. An arrival reads the word
+ * once every F2_MX_SPIN_GAP_NS, by the clock, not by a count of pauses (a
+ * pause costs 1 ns on one CPU and 40 on another): each read pulls the line
+ * away from the owner's CPU, and read rarely, the owner's next lock and
+ * unlock hit its own cache. A carrier reads every few pauses: an unlock has
+ * just woken it (or requeued it) for this mutex, and its delay is the wait
+ * of the sleepers behind it (docs/design/mutex.md, "Read the word rarely"). */
 static int spin_acquire(void *w, unsigned size, int carrier)
 {
-	unsigned n = f2_load_relaxed(&f2_tuning()->spin); /* knob: see tuning.c */
+	/* knob: see tuning.c */
+	uint64_t budget = (uint64_t)f2_load_relaxed(&f2_tuning()->spin) * F2_SPIN_UNIT_NS;
+	uint64_t t0 = 0, t = 0;
 
 	F2_TEST_COUNT(f2_mx_spins, 1);
-	for (unsigned i = 0; i < n; i++) {
+	if (!budget)
+		return -1;
+	for (;;) {
 		unsigned v = f2_mx_load(w, size);
+
+		F2_TEST_COUNT(f2_mx_spin_reads, 1);
 		if (!(v & (F2_MX_HELD | F2_MX_STARVE))) {
 			unsigned want = carrier ? unwake(v | F2_MX_HELD | F2_MX_PARKED)
 			                        : v | F2_MX_HELD;
 			if (f2_mx_cas_acquire(w, size, &v, want))
 				return 0;
 		} else if (v & F2_MX_STARVE) {
-			break;
+			return -1;
 		}
-		f2_cpu_relax();
+		if (!t0)
+			t = t0 = f2_now_ns(CLOCK_MONOTONIC);
+		if (t - t0 >= budget)
+			return -1;
+		/* a carrier, woken by an unlock, reads densely: see above */
+		uint64_t next = t + (carrier ? 0 : F2_MX_SPIN_GAP_NS);
+		do {
+			for (int i = 0; i < 8; i++) /* 8 pauses: 25-300 ns; a clock read ~25 */
+				f2_cpu_relax();
+			t = f2_now_ns(CLOCK_MONOTONIC);
+		} while (t < next);
 	}
-	return -1;
 }
 
 /* Quiet unlocks (unlock_quiet) this thread made since it last had to wait

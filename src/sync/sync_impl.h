@@ -42,11 +42,19 @@ f2_hidden unsigned f2_pair_flags(void *pair, unsigned size);
  * Process-wide knobs, read from the environment once (F2SYNC_SPIN,
  * F2SYNC_HANDOFF_NS, F2SYNC_REQUEUE) and settable from code. */
 struct f2_tuning {
-	unsigned spin;        /* spin iterations before parking */
+	unsigned spin;        /* spin budget before parking (F2_SPIN_UNIT_NS units
+	                       * for mutexes and the barrier, reads elsewhere) */
 	uint64_t handoff_ns;  /* a waiter parked longer than this gets the lock handed to it */
 	int requeue;          /* condvar broadcast requeues (1) or wakes all (0) */
 };
 f2_hidden const struct f2_tuning *f2_tuning(void);
+/* The spin knob's unit where a spin is timed (mutex_core.c, barrier.c): 100
+ * units, 30 us, outlast a futex wait and wake round trip of a VM (5-10 us
+ * each way measured here). */
+#define F2_SPIN_UNIT_NS 300u
+/* A spinning mutex locker reads the word once per gap (docs/design/mutex.md,
+ * "Read the word rarely"). */
+#define F2_MX_SPIN_GAP_NS 2400u
 #ifdef F2SYNC_TEST_HOOKS
 /* Test build only (../internal/test_hooks.h): replaces all three knobs;
  * EINVAL (nothing changed) if spin > 1e6, handoff_ns > 60 s or requeue is not

@@ -2,7 +2,9 @@
  *
  * Read from the environment once, by a constructor (before any lock of the
  * library can be used; a lock path never runs a once or waits on set-up):
- *   F2SYNC_SPIN=<n>        spin iterations before a lock parks (default 100)
+ *   F2SYNC_SPIN=<n>        how long a lock spins before it parks (default
+ *                          100): units of F2_SPIN_UNIT_NS for mutexes and the
+ *                          barrier, reads for the others
  *   F2SYNC_HANDOFF_NS=<ns> a lock waiter that has waited longer than this gets
  *                          the lock handed to it (default 1 ms)
  *   F2SYNC_REQUEUE=0|1     condvar broadcast requeues waiters onto the mutex
@@ -17,9 +19,10 @@
  * are written and read with relaxed atomics, so a change made while locks are
  * in use is safe and takes effect at each lock's next slow path.
  *
- * Defaults: 100 spins of a pause loop are ~1-3 us on current x86, about the
- * cost of one futex wait+wake round trip measured on the development box, so
- * spinning longer than that cannot beat parking. 1 ms is the hand-off delay of
+ * Defaults: 100 units of 300 ns, 30 us, outlast a futex wait+wake round
+ * trip of the VMs measured (5-10 us each way), so a mutex spinner whose owner
+ * runs rarely parks; 100 reads of a pause loop, 2-5 us, bound the read-counted
+ * spins. 1 ms is the hand-off delay of
  * parking_lot, WebKit and Go: long enough that hand-off (which forbids barging
  * and so costs throughput) is rare, short enough to bound unfairness. */
 #include <errno.h>

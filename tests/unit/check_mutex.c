@@ -561,10 +561,11 @@ START_TEST(stale_parked_does_not_park_an_arrival)
 	/* We unlock as soon as the arrival has begun its spin (f2_mx_spins).
 	 * Under the old rule every try wakes: the arrival leaves the spin at
 	 * PARKED and ends up taking the mutex with PARKED. Under the new one a
-	 * try wakes only if the arrival ran through its million reads before our
-	 * unlock (we were preempted that long: on a loaded machine under qemu a
-	 * million reads take tens of ms, and five tries in a row were seen to
-	 * lose), so one quiet try in fifty is the claim. A quiet try ends the
+	 * try wakes only if the arrival ran through its whole spin (a million
+	 * units: 300 s) before our unlock, or read the word only after another
+	 * thread had taken it (we were preempted: five tries in a row were seen
+	 * to lose on a loaded machine under qemu), so one quiet try in fifty is
+	 * the claim. A quiet try ends the
 	 * loop; the old rule fails all fifty. */
 	for (tries = 0; tries < 50 && !spun; tries++) {
 		struct arrival a = { o, mx_new(o), 0, 0 };
@@ -583,6 +584,39 @@ START_TEST(stale_parked_does_not_park_an_arrival)
 	}
 	ck_assert_msg(spun, "the arrival parked at a stale PARKED in %d of %d tries", tries, tries);
 	ck_assert_int_eq(f2_test_tuning_replace(&old), 0);
+}
+END_TEST
+
+/* docs/design/mutex.md, "Read the word rarely": a spinning arrival reads a
+ * held word once per F2_MX_SPIN_GAP_NS for F2_TUNE_SPIN x F2_SPIN_UNIT_NS, so
+ * against a mutex held throughout it makes at most budget / gap + 1 reads
+ * (the k-th read comes at least k gaps after the first, and none after the
+ * budget ran out), then parks. The old spin made F2_TUNE_SPIN reads, one
+ * pause apart: 100 here. Fewer reads only mean that the arrival was
+ * preempted, so only the upper bound is the claim. */
+START_TEST(spin_reads_the_word_rarely)
+{
+	const struct mx_ops *o = &OPS[_i];
+	const struct f2_tuning *cur = f2_tuning();
+	struct f2_tuning old = *cur, spin = { 100, cur->handoff_ns, cur->requeue };
+	uint64_t budget = 100ull * F2_SPIN_UNIT_NS;
+	uint64_t most = (budget + F2_MX_SPIN_GAP_NS - 1) / F2_MX_SPIN_GAP_NS + 1;
+	struct arrival a = { o, mx_new(o), 0, 0 };
+	uint64_t r0 = stat_read(&f2_mx_spin_reads), reads;
+	pthread_t t;
+
+	ck_assert_int_eq(f2_test_tuning_replace(&spin), 0);
+	ck_assert_int_eq(o->lock(a.m), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, arrival_loop, &a), 0);
+	while (!(mx_word(o, a.m) & F2_MX_PARKED))
+		sched_yield(); /* until its spin has run out and it parks */
+	reads = stat_read(&f2_mx_spin_reads) - r0;
+	ck_assert_int_eq(o->unlock(a.m), 0);
+	pthread_join(t, NULL);
+	free(a.m);
+	ck_assert_int_eq(f2_test_tuning_replace(&old), 0);
+	ck_assert_msg(reads >= 1 && reads <= most, "%llu reads of a held word in one spin (at most %llu)",
+	              (unsigned long long)reads, (unsigned long long)most);
 }
 END_TEST
 
@@ -888,6 +922,7 @@ static Suite *mutex_suite(void)
 	tcase_add_loop_test(tc, stale_waker_is_healed, 0, 2);
 	tcase_add_loop_test(tc, leftover_waker_is_free, 0, 2);
 	tcase_add_loop_test(tc, stale_parked_does_not_park_an_arrival, 0, 2);
+	tcase_add_loop_test(tc, spin_reads_the_word_rarely, 0, 2);
 	tcase_add_loop_test(tc, decay_waits_for_a_quiet_run, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fork");
