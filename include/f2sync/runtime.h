@@ -42,7 +42,7 @@ F2_API int f2_set_park_hooks(f2_park_hook_fn before, f2_park_hook_fn after, void
  * (F2SYNC_SPIN, F2SYNC_HANDOFF_NS, F2SYNC_REQUEUE). EINVAL: unknown key or
  * a value out of range. */
 enum f2_tune_key {
-	F2_TUNE_SPIN = 0,       /* spin iterations before parking, 0 .. 1000000 */
+	F2_TUNE_SPIN = 0,       /* spin length before parking, 0 .. 1000000 (docs/api.md) */
 	F2_TUNE_HANDOFF_NS = 1, /* wait after which a mutex is handed to a parked waiter */
 	F2_TUNE_REQUEUE = 2,    /* 1: condvar broadcast requeues onto the mutex; 0: wakes all */
 };
