@@ -12,7 +12,6 @@
  * still takes the mutex if it finds it free on the way out.
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <pthread.h>
 #include <sched.h>
 
