@@ -26,6 +26,7 @@ static int broken; /* 0 clocks work, 1 fine clocks fail, 2 all fail */
 
 int clock_gettime(clockid_t clk, struct timespec *ts)
 {
+	/* relaxed: set_broken's store; a mode, no data hangs on it */
 	int mode = __atomic_load_n(&broken, __ATOMIC_RELAXED);
 	int coarse = clk == CLOCK_MONOTONIC_COARSE || clk == CLOCK_REALTIME_COARSE;
 
@@ -38,6 +39,8 @@ int clock_gettime(clockid_t clk, struct timespec *ts)
 
 static void set_broken(int mode)
 {
+	/* relaxed: read by clock_gettime above; pthread_create and join order
+	 * it with the threads that must see it */
 	__atomic_store_n(&broken, mode, __ATOMIC_RELAXED);
 }
 
