@@ -22,9 +22,9 @@
 #ifdef F2SYNC_TEST_HOOKS
 /* Turns claimed by a starving waiter (read by the tests: test_hooks.h). */
 f2_hidden uint64_t f2_mx_handoffs;
-/* Spins begun by spin_acquire and the word reads they made (read by the
- * tests: test_hooks.h). */
-f2_hidden uint64_t f2_mx_spins, f2_mx_spin_reads;
+/* Spins begun by spin_acquire, the word reads they made and the times a
+ * signalled waiter yielded in one (read by the tests: test_hooks.h). */
+f2_hidden uint64_t f2_mx_spins, f2_mx_spin_reads, f2_mx_spin_yields;
 #endif
 
 
@@ -189,12 +189,21 @@ static int mark(const struct mx_waiter *me, unsigned *v, unsigned want, int rele
  * away from the owner's CPU, and read rarely, the owner's next lock and
  * unlock hit its own cache. A carrier reads every few pauses: an unlock has
  * just woken it (or requeued it) for this mutex, and its delay is the wait
- * of the sleepers behind it (docs/design/mutex.md, "Read the word rarely"). */
-static int spin_acquire(void *w, unsigned size, int carrier)
+ * of the sleepers behind it (docs/design/mutex.md, "Read the word rarely").
+ *
+ * A condvar waiter back from its sleep (SPIN_SIGNALLED) that still finds the
+ * word held after one gap yields its CPU once: it was most likely woken by a
+ * signal or broadcast made under the mutex, onto its signaller's CPU, and the
+ * signaller cannot release the mutex until that CPU is given back
+ * (docs/design/mutex.md, "A signalled waiter yields once"). */
+enum spinner { SPIN_ARRIVAL, SPIN_CARRIER, SPIN_SIGNALLED };
+
+static int spin_acquire(void *w, unsigned size, enum spinner who)
 {
 	/* knob: see tuning.c */
 	uint64_t budget = (uint64_t)f2_load_relaxed(&f2_tuning()->spin) * F2_SPIN_UNIT_NS;
 	uint64_t t0 = 0, t = 0;
+	int carrier = who != SPIN_ARRIVAL, yielded = who != SPIN_SIGNALLED;
 
 	F2_TEST_COUNT(f2_mx_spins, 1);
 	if (!budget)
@@ -215,6 +224,11 @@ static int spin_acquire(void *w, unsigned size, int carrier)
 			t = t0 = f2_now_ns(CLOCK_MONOTONIC);
 		if (t - t0 >= budget)
 			return -1;
+		if (!yielded && t - t0 >= F2_MX_SPIN_GAP_NS) {
+			yielded = 1;
+			F2_TEST_COUNT(f2_mx_spin_yields, 1);
+			sched_yield(); /* its result does not matter: the spin goes on */
+		}
 		/* a carrier, woken by an unlock, reads densely: see above */
 		uint64_t next = t + (carrier ? 0 : F2_MX_SPIN_GAP_NS);
 		do {
@@ -442,7 +456,7 @@ int f2_mx_lock_slow(void *w, unsigned size, const struct timespec *abs, clockid_
 	int r;
 
 	mx_quiet = 0; /* contention met: no decay for 64 quiet unlocks */
-	if (spin_acquire(w, size, contended) == 0)
+	if (spin_acquire(w, size, contended ? SPIN_SIGNALLED : SPIN_ARRIVAL) == 0)
 		return 0;
 	me.flags = f2_pair_flags(w, size);
 	me.t0 = f2_now_ns(CLOCK_MONOTONIC);
@@ -451,7 +465,7 @@ int f2_mx_lock_slow(void *w, unsigned size, const struct timespec *abs, clockid_
 			return give_up(&me);
 		/* Back from a sleep and running: compete with the running threads
 		 * (barging) before parking again; never given the mutex. */
-		if (r == 2 && !me.starving && spin_acquire(w, size, 1) == 0)
+		if (r == 2 && !me.starving && spin_acquire(w, size, SPIN_CARRIER) == 0)
 			return 0;
 	}
 	return 0;

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include "f2sync/cond.h"
+#include "sync/mutex_impl.h"
 #include "sync/sync_impl.h"
 #include "unit/sync_test.h"
 #include "common/testutil.h"
@@ -759,6 +760,72 @@ START_TEST(broadcast_rounds_crowd)
 }
 END_TEST
 
+
+/* docs/design/mutex.md, "A signalled waiter yields once": a waiter woken by a
+ * signal made under the mutex that still finds the mutex held a spin gap
+ * later gives its CPU away once (sched_yield) and spins on; when its spin
+ * has run out it parks on the mutex and takes it at the unlock. The holder
+ * keeps the mutex until the waiter has parked, so the yield is counted once
+ * per wake, never in a loop. A waiter preempted for longer than its whole
+ * spin before its second read parks without yielding: the test tries again
+ * (at most yield_tries times) until one try yielded, and every try may
+ * yield at most once. */
+struct yielder {
+	const struct cv_ops *o;
+	void *c;
+	f2_mutex_t m;
+	int go, done;
+	pid_t tid;
+};
+
+static void *yield_waiter(void *arg)
+{
+	struct yielder *y = arg;
+	ck_assert_int_eq(f2_mutex_lock(&y->m), 0);
+	__atomic_store_n(&y->tid, test_gettid(), __ATOMIC_SEQ_CST);
+	while (!y->go)
+		ck_assert_int_eq(y->o->wait(y->c, &y->m), 0);
+	y->done = 1;
+	ck_assert_int_eq(f2_mutex_unlock(&y->m), 0);
+	return NULL;
+}
+
+START_TEST(signalled_waiter_yields_once)
+{
+	const struct cv_ops *o = &OPS[_i];
+	const struct f2_tuning *cur = f2_tuning();
+	struct f2_tuning old = *cur, spin = { 100, cur->handoff_ns, cur->requeue };
+	const int yield_tries = 20;
+	int tries, yielded = 0;
+
+	ck_assert_int_eq(f2_test_tuning_replace(&spin), 0);
+	for (tries = 0; tries < yield_tries && !yielded; tries++) {
+		struct yielder y = { o, cv_new(o), F2_MUTEX_INITIALIZER, 0, 0, 0 };
+		uint64_t y0 = stat_read(&f2_mx_spin_yields), n;
+		pthread_t t;
+
+		ck_assert_int_eq(pthread_create(&t, NULL, yield_waiter, &y), 0);
+		while (!__atomic_load_n(&y.tid, __ATOMIC_SEQ_CST) || !thread_sleeping(y.tid))
+			sched_yield(); /* until it sleeps in the condvar wait */
+		ck_assert_int_eq(f2_mutex_lock(&y.m), 0);
+		y.go = 1;
+		ck_assert_int_eq(o->signal(y.c), 0);
+		while (!(__atomic_load_n(&y.m.word, __ATOMIC_SEQ_CST) & F2_MX_PARKED))
+			sched_yield(); /* until its spin has run out and it parks */
+		n = stat_read(&f2_mx_spin_yields) - y0;
+		ck_assert_int_eq(f2_mutex_unlock(&y.m), 0);
+		pthread_join(t, NULL);
+		ck_assert(y.done);
+		ck_assert_msg(n <= 1, "the signalled waiter yielded %llu times in one spin",
+		              (unsigned long long)n);
+		yielded = n == 1;
+		free(y.c);
+	}
+	ck_assert_int_eq(f2_test_tuning_replace(&old), 0);
+	ck_assert_msg(yielded, "the signalled waiter never yielded in %d tries", tries);
+}
+END_TEST
+
 /* A counting queue under signal: 8 producers each add items one at a time
  * and signal once per item (odd items with the mutex held, even ones after
  * releasing it; every 64th a broadcast instead); 24 consumers each take
@@ -868,6 +935,7 @@ static Suite *cond_suite(void)
 	tcase_add_loop_test(tc, signal_queue_crowd, 0, 2);
 	tcase_add_loop_test(tc, idle_after_use, 0, 2);
 	tcase_add_loop_test(tc, count_heals_crowd, 0, 2);
+	tcase_add_loop_test(tc, signalled_waiter_yields_once, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
