@@ -15,7 +15,9 @@
 #include "f2bench.h"
 #include "f2sync/barrier.h"
 #include "f2sync/cond.h"
+#include "f2sync/futex2.h"
 #include "f2sync/mutex.h"
+#include "f2sync/runtime.h"
 #include "f2sync/rwlock.h"
 #if F2BENCH_HAVE_NSYNC
 #include <nsync.h>
@@ -28,6 +30,8 @@
 #pragma weak f2_mutex_unlock
 #pragma weak f2_mutex8_lock
 #pragma weak f2_mutex8_unlock
+#pragma weak f2_bitlock_lock
+#pragma weak f2_bitlock_unlock
 #pragma weak f2_cond_wait
 #pragma weak f2_cond_signal
 #pragma weak f2_cond_broadcast
@@ -92,6 +96,21 @@ static void f2m_unlock(void *m) { CHECK_OR_EXIT(f2_mutex_unlock(m)); }
 static void f2m8_init(void *m) { *(f2_mutex8_t *)m = (f2_mutex8_t)F2_MUTEX8_INITIALIZER; }
 static void f2m8_lock(void *m) { CHECK_OR_EXIT(f2_mutex8_lock(m)); }
 static void f2m8_unlock(void *m) { CHECK_OR_EXIT(f2_mutex8_unlock(m)); }
+/* A header-bit lock as a runtime embeds it (docs/embedding.md): bits 0 (lock)
+ * and 1 (waiters) of a 64-bit object header whose other bits are the
+ * runtime's, here a constant pattern the lock must carry over. */
+#define F2BL_FOREIGN 0x5a5a5a5a00ff00f0ull
+static void f2bl_init(void *m) { *(uint64_t *)m = F2BL_FOREIGN; }
+static void f2bl_lock(void *m) { CHECK_OR_EXIT(f2_bitlock_lock(m, F2_SIZE_U64, 0, 1)); }
+static void f2bl_unlock(void *m) { CHECK_OR_EXIT(f2_bitlock_unlock(m, F2_SIZE_U64, 0, 1)); }
+static void f2bl_destroy(void *m)
+{
+	if (*(uint64_t *)m != F2BL_FOREIGN) {
+		f2b_fail("f2sync-bit: header word 0x%llx after the run, foreign bits 0x%llx",
+		         (unsigned long long)*(uint64_t *)m, (unsigned long long)F2BL_FOREIGN);
+		exit(2);
+	}
+}
 static void f2c_init(void *c) { *(f2_cond_t *)c = (f2_cond_t)F2_COND_INITIALIZER; }
 static void f2c_wait(void *c, void *m) { CHECK_OR_EXIT(f2_cond_wait(c, m)); }
 static void f2c_signal(void *c) { CHECK_OR_EXIT(f2_cond_signal(c)); }
@@ -188,6 +207,9 @@ struct f2b_impl f2b_impls[] = {
 	  .bsize = sizeof(f2_barrier_t), .binit = f2b_init, .bwait = f2b_wait, .bdestroy = f2b_destroy },
 	{ .name = "f2sync-m8", .mutex_rows = 1,
 	  .msize = sizeof(f2_mutex8_t), .minit = f2m8_init, .lock = f2m8_lock, .unlock = f2m8_unlock },
+	{ .name = "f2sync-bit", .mutex_rows = 1,
+	  .msize = sizeof(uint64_t), .minit = f2bl_init, .lock = f2bl_lock, .unlock = f2bl_unlock,
+	  .mdestroy = f2bl_destroy },
 	{ .name = "f2sync-c64", .mutex_rows = 0,
 	  .msize = sizeof(f2_mutex_t), .minit = f2m_init, .lock = f2m_lock, .unlock = f2m_unlock,
 	  .csize = sizeof(f2_cond64_t), .cinit = f2c64_init, .wait = f2c64_wait,
@@ -240,7 +262,9 @@ void f2b_impls_setup(void)
 		int m32 = f2_mutex_lock && f2_mutex_unlock;
 		if (!strcmp(im->name, "f2sync-m8") && !(f2_mutex8_lock && f2_mutex8_unlock))
 			im->msize = 0;
-		else if (strcmp(im->name, "f2sync-m8") && !m32)
+		else if (!strcmp(im->name, "f2sync-bit") && !(f2_bitlock_lock && f2_bitlock_unlock))
+			im->msize = 0;
+		else if (strcmp(im->name, "f2sync-m8") && strcmp(im->name, "f2sync-bit") && !m32)
 			im->msize = 0;
 		if (!strcmp(im->name, "f2sync") && !(f2_cond_wait && f2_cond_signal && f2_cond_broadcast))
 			im->csize = 0;
@@ -274,8 +298,9 @@ int f2b_impl_usable(const struct f2b_impl *im, const char *wl, unsigned caps)
 		                                 : "no reusable barrier (absl::Barrier serves one round)";
 	if (!why)
 		return 1;
-	if (!strcmp(im->name, "f2sync-m8") && !(caps & F2B_CAP_MUTEX))
-		return 0; /* the 2-byte mutex only takes part in the mutex workloads */
+	if ((!strcmp(im->name, "f2sync-m8") || !strcmp(im->name, "f2sync-bit")) &&
+	    !(caps & F2B_CAP_MUTEX))
+		return 0; /* the 2-byte mutex and the header-bit lock: mutex workloads only */
 	if (!strcmp(im->name, "f2sync-c64") && !(caps & F2B_CAP_COND))
 		return 0;
 	f2b_note("%s: no %s rows: %s", wl, im->name, why);

@@ -92,7 +92,7 @@ static void usage(FILE *f)
 	for (int i = 0; i < NWL; i++)
 		fprintf(f, " %s", workloads[i].name);
 	fprintf(f, "\n"
-		"  --impls a,b          subset of: glibc f2sync f2sync-m8 f2sync-c64 nsync abseil\n"
+		"  --impls a,b          subset of: glibc f2sync f2sync-m8 f2sync-bit f2sync-c64 nsync abseil\n"
 		"                       u8 u16 u32 u64\n"
 		"  --reps N             repetitions per figure (median; default 5)\n"
 		"  --duration MS        length of each timed run (contended, rwlock)\n"

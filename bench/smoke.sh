@@ -43,7 +43,7 @@ pairs="barrier:glibc barrier:f2sync broadcast:f2sync-norq"
 for wl in uncontended contended contended_short broadcast pingpong cond_idle prodcons rwlock; do
 	for im in $peers f2sync; do pairs="$pairs $wl:$im"; done
 done
-for wl in uncontended contended contended_short; do pairs="$pairs $wl:f2sync-m8"; done
+for wl in uncontended contended contended_short; do pairs="$pairs $wl:f2sync-m8 $wl:f2sync-bit"; done
 for wl in broadcast pingpong cond_idle prodcons; do pairs="$pairs $wl:f2sync-c64"; done
 for pair in $pairs; do
 	wl=${pair%%:*}; im=${pair#*:}

@@ -6,7 +6,8 @@
  * there each F2_TEST_COUNT below compiles to nothing and the counters do not
  * exist, so no lock path carries a statistic that nobody reads.
  * The hooks: f2_mx_handoffs, f2_mx_spins, f2_mx_spin_reads and
- * f2_mx_spin_yields (mutex_core.c), f2_cv_requeued (cond.c), the
+ * f2_mx_spin_yields (mutex_core.c), f2_bl_spin_reads (bitlock.c),
+ * f2_cv_requeued (cond.c), the
  * wake count f2_futex_wakes (futex2_impl.h, kernel.c, emulate.c),
  * f2_test_tuning_replace (tuning.c), f2_rw_spins (rwlock.c: spins begun),
  * f2_rw_backoffs (rwlock.c: back-offs begun by waiters on the word) and

@@ -6,8 +6,9 @@
  *   L=1 W=1   held, waiters may be parked: unlock clears both and wakes one
  *   L=0 W=1   never left behind: unlock clears W together with L
  * lock:   CAS (x & ~L) -> x | L; else spin; else CAS x -> x | W and park on the
- *         whole word's current value with mask L. A woken waiter takes the lock
- *         as L|W, since others may still be parked behind it.
+ *         whole word's current value with mask L. A woken waiter spins again
+ *         and takes the lock as L|W, since others may still be parked behind
+ *         it.
  * unlock: CAS x -> x & ~(L|W) (release); if W was set, wake one waiter of L.
  * A change of a foreign bit between the load and the park makes the wait
  * return -EAGAIN: the waiter reloads, so no wakeup is lost. The wake mask L
@@ -18,7 +19,14 @@
 #include "f2sync/runtime.h"
 #include "sync_impl.h"
 #include "../internal/atomic_sized.h"
+#include "../internal/test_hooks.h"
 #include "../internal/time.h"
+
+#ifdef F2SYNC_TEST_HOOKS
+/* Attempts made by spin_take after the caller's first one (read by the
+ * tests: test_hooks.h). */
+f2_hidden uint64_t f2_bl_spin_reads;
+#endif
 
 struct bits {
 	void *word;
@@ -65,13 +73,38 @@ static int try_take(const struct bits *b, uint64_t extra)
 	return EBUSY;
 }
 
+/* Bounded spinning, as a mutex locker spins (mutex_core.c, spin_acquire):
+ * F2_TUNE_SPIN x F2_SPIN_UNIT_NS in all, one attempt per gap by the clock,
+ * taking L with extra. An arrival (gap F2_MX_SPIN_GAP_NS) reads rarely: each
+ * read of a held word pulls the line from the owner, which here is also the
+ * runtime's own header word (type, hash and GC bits), so read rarely, the
+ * owner's unlock and its updates of foreign bits hit its cache. A woken
+ * waiter (gap 0: every 8 pauses) reads densely: an unlock has just woken it,
+ * and without a spin it would lose nearly every race to a running owner and
+ * park again (docs/design/bitlock.md, "Spin"). 0 if taken, else EBUSY. */
+static int spin_take(const struct bits *b, uint64_t extra, uint64_t gap)
+{
+	/* knob: see tuning.c */
+	uint64_t budget = (uint64_t)f2_load_relaxed(&f2_tuning()->spin) * F2_SPIN_UNIT_NS;
+	uint64_t t0, t;
+
+	if (!budget)
+		return EBUSY;
+	t = t0 = f2_now_ns(CLOCK_MONOTONIC);
+	for (;;) {
+		t = f2_spin_until(t + gap);
+		F2_TEST_COUNT(f2_bl_spin_reads, 1);
+		if (!try_take(b, extra))
+			return 0;
+		if (t - t0 >= budget)
+			return EBUSY;
+	}
+}
+
 static int lock_slow(const struct bits *b, const struct timespec *abs, clockid_t clk)
 {
-	for (unsigned i = f2_tuning()->spin; i; i--) {
-		if (!try_take(b, 0))
-			return 0;
-		f2_cpu_relax();
-	}
+	if (!spin_take(b, 0, F2_MX_SPIN_GAP_NS))
+		return 0;
 	for (;;) {
 		uint64_t x = load(b);
 		if (!(x & b->l)) {
@@ -86,6 +119,10 @@ static int lock_slow(const struct bits *b, const struct timespec *abs, clockid_t
 			return ETIMEDOUT;
 		if (r && r != -EAGAIN)
 			return -r;
+		/* woken (or a spurious return): others may still be parked behind
+		 * us, so take L with W */
+		if (!r && !spin_take(b, b->w, 0))
+			return 0;
 	}
 }
 

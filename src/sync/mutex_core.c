@@ -230,12 +230,7 @@ static int spin_acquire(void *w, unsigned size, enum spinner who)
 			sched_yield(); /* its result does not matter: the spin goes on */
 		}
 		/* a carrier, woken by an unlock, reads densely: see above */
-		uint64_t next = t + (carrier ? 0 : F2_MX_SPIN_GAP_NS);
-		do {
-			for (int i = 0; i < 8; i++) /* 8 pauses: 25-300 ns; a clock read ~25 */
-				f2_cpu_relax();
-			t = f2_now_ns(CLOCK_MONOTONIC);
-		} while (t < next);
+		t = f2_spin_until(t + (carrier ? 0 : F2_MX_SPIN_GAP_NS));
 	}
 }
 

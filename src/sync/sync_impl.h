@@ -12,6 +12,7 @@
 #include "f2sync/futex2.h"
 #include "../futex2/bound.h"
 #include "../internal/compiler.h"
+#include "../internal/time.h"
 
 /* placement.c --------------------------------------------------------------
  * Every sync futex word is a NUMA pair { uN word; sN node; }. Before a word's
@@ -43,18 +44,35 @@ f2_hidden unsigned f2_pair_flags(void *pair, unsigned size);
  * F2SYNC_HANDOFF_NS, F2SYNC_REQUEUE) and settable from code. */
 struct f2_tuning {
 	unsigned spin;        /* spin budget before parking (F2_SPIN_UNIT_NS units
-	                       * for mutexes and the barrier, reads elsewhere) */
+	                       * for mutexes, header-bit locks and the barrier;
+	                       * reads for the rwlock writer's drain) */
 	uint64_t handoff_ns;  /* a waiter parked longer than this gets the lock handed to it */
 	int requeue;          /* condvar broadcast requeues (1) or wakes all (0) */
 };
 f2_hidden const struct f2_tuning *f2_tuning(void);
-/* The spin knob's unit where a spin is timed (mutex_core.c, barrier.c): 100
+/* The spin knob's unit where a spin is timed (mutex_core.c, bitlock.c,
+ * barrier.c): 100
  * units, 30 us, outlast a futex wait and wake round trip of a VM (5-10 us
  * each way measured here). */
 #define F2_SPIN_UNIT_NS 300u
-/* A spinning mutex locker reads the word once per gap (docs/design/mutex.md,
- * "Read the word rarely"). */
+/* A spinning mutex or header-bit locker reads the word once per gap
+ * (docs/design/mutex.md, "Read the word rarely"). */
 #define F2_MX_SPIN_GAP_NS 2400u
+/* Pauses until CLOCK_MONOTONIC reaches next (at least once), and returns the
+ * time read last: a spinner's wait between two reads of a lock word, timed
+ * by the clock, not by a count of pauses, whose cost differs tenfold between
+ * CPUs. 8 pauses between clock reads: 25-300 ns; a clock read ~25. */
+static inline uint64_t f2_spin_until(uint64_t next)
+{
+	uint64_t t;
+
+	do {
+		for (int i = 0; i < 8; i++)
+			f2_cpu_relax();
+		t = f2_now_ns(CLOCK_MONOTONIC);
+	} while (t < next);
+	return t;
+}
 #ifdef F2SYNC_TEST_HOOKS
 /* Test build only (../internal/test_hooks.h): replaces all three knobs;
  * EINVAL (nothing changed) if spin > 1e6, handoff_ns > 60 s or requeue is not

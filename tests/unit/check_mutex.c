@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include "f2sync/mutex.h"
+#include "f2sync/runtime.h"
 #include "sync/sync_impl.h"
 #include "sync/mutex_impl.h"
 #include "unit/sync_test.h"
@@ -620,6 +621,50 @@ START_TEST(spin_reads_the_word_rarely)
 }
 END_TEST
 
+/* The same for a header-bit lock (docs/design/bitlock.md, "Spin"): against a
+ * lock held throughout, its spin makes at most budget / gap + 1 attempts
+ * before it sets W and parks; the old spin made F2_TUNE_SPIN, 100 here. The
+ * word carries foreign bits, which the spin must leave alone. */
+struct bit_arrival {
+	uint64_t word;
+	int rc;
+};
+
+static void *bit_arrival_lock(void *arg)
+{
+	struct bit_arrival *a = arg;
+	a->rc = f2_bitlock_lock(&a->word, F2_SIZE_U64, 5, 40);
+	if (!a->rc)
+		a->rc = f2_bitlock_unlock(&a->word, F2_SIZE_U64, 5, 40);
+	return NULL;
+}
+
+START_TEST(bitlock_reads_the_word_rarely)
+{
+	const struct f2_tuning *cur = f2_tuning();
+	struct f2_tuning old = *cur, spin = { 100, cur->handoff_ns, cur->requeue };
+	uint64_t budget = 100ull * F2_SPIN_UNIT_NS, foreign = 0xf00000000000000full & ~(1ull << 5);
+	uint64_t most = (budget + F2_MX_SPIN_GAP_NS - 1) / F2_MX_SPIN_GAP_NS + 1;
+	struct bit_arrival a = { foreign, -1 };
+	uint64_t r0 = stat_read(&f2_bl_spin_reads), reads;
+	pthread_t t;
+
+	ck_assert_int_eq(f2_test_tuning_replace(&spin), 0);
+	ck_assert_int_eq(f2_bitlock_lock(&a.word, F2_SIZE_U64, 5, 40), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, bit_arrival_lock, &a), 0);
+	while (!(__atomic_load_n(&a.word, __ATOMIC_SEQ_CST) & (1ull << 40)))
+		sched_yield(); /* until its spin has run out and it parks */
+	reads = stat_read(&f2_bl_spin_reads) - r0;
+	ck_assert_int_eq(f2_bitlock_unlock(&a.word, F2_SIZE_U64, 5, 40), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(f2_test_tuning_replace(&old), 0);
+	ck_assert_int_eq(a.rc, 0);
+	ck_assert_uint_eq(a.word, foreign);
+	ck_assert_msg(reads >= 1 && reads <= most, "%llu reads of a held word in one spin (at most %llu)",
+	              (unsigned long long)reads, (unsigned long long)most);
+}
+END_TEST
+
 /* ---- fork: a reservation copied from the parent --------------------------- */
 
 struct starver {
@@ -923,6 +968,7 @@ static Suite *mutex_suite(void)
 	tcase_add_loop_test(tc, leftover_waker_is_free, 0, 2);
 	tcase_add_loop_test(tc, stale_parked_does_not_park_an_arrival, 0, 2);
 	tcase_add_loop_test(tc, spin_reads_the_word_rarely, 0, 2);
+	tcase_add_test(tc, bitlock_reads_the_word_rarely);
 	tcase_add_loop_test(tc, decay_waits_for_a_quiet_run, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fork");
