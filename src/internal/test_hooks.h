@@ -5,8 +5,9 @@
  * (libf2sync.so, libf2sync.a, libf2sync-pthread.so) are built without it:
  * there each F2_TEST_COUNT below compiles to nothing and the counters do not
  * exist, so no lock path carries a statistic that nobody reads.
- * The hooks: f2_mx_handoffs, f2_mx_spins, f2_mx_spin_reads and
- * f2_mx_spin_yields (mutex_core.c), f2_bl_spin_reads (bitlock.c),
+ * The hooks: f2_mx_handoffs, f2_mx_spins, f2_mx_spin_reads,
+ * f2_mx_spin_yields and f2_mx_spin_gap_ns (mutex_core.c: the last one is
+ * written by the tests), f2_bl_spin_reads (bitlock.c),
  * f2_cv_requeued (cond.c), the
  * wake count f2_futex_wakes (futex2_impl.h, kernel.c, emulate.c),
  * f2_test_tuning_replace (tuning.c), f2_rw_spins (rwlock.c: spins begun),

@@ -25,6 +25,13 @@ f2_hidden uint64_t f2_mx_handoffs;
 /* Spins begun by spin_acquire, the word reads they made and the times a
  * signalled waiter yielded in one (read by the tests: test_hooks.h). */
 f2_hidden uint64_t f2_mx_spins, f2_mx_spin_reads, f2_mx_spin_yields;
+/* The arrival's gap between reads, widened by a test that must act between
+ * two reads on a slow (sanitised, emulated) build; F2_MX_SPIN_GAP_NS in the
+ * shipped library. */
+f2_hidden uint64_t f2_mx_spin_gap_ns = F2_MX_SPIN_GAP_NS;
+#define SPIN_GAP_NS() f2_load_relaxed(&f2_mx_spin_gap_ns) /* set before the spin */
+#else
+#define SPIN_GAP_NS() ((uint64_t)F2_MX_SPIN_GAP_NS)
 #endif
 
 
@@ -173,7 +180,7 @@ static int mark(const struct mx_waiter *me, unsigned *v, unsigned want, int rele
 	return 1;
 }
 
-/* Bounded spinning while the owner runs. PARKED does not stop it: PARKED is
+/* Bounded spinning while the owner runs. PARKED alone does not stop it: it is
  * a hint that outlives the last sleeper (every carrier's take sets it
  * again), and an arrival that parks at it turns every later contention into
  * a sleep and a wake even with two threads (docs/design/mutex.md, "Spin or
@@ -191,6 +198,12 @@ static int mark(const struct mx_waiter *me, unsigned *v, unsigned want, int rele
  * just woken it (or requeued it) for this mutex, and its delay is the wait
  * of the sleepers behind it (docs/design/mutex.md, "Read the word rarely").
  *
+ * An arrival that reads the word held with PARKED at F2_MX_PARK_HELD_READS
+ * reads in a row parks at once: the owner has held the mutex across a gap
+ * with others asleep behind it, most likely because it lost its CPU, and
+ * every running thread that spins out its budget meanwhile keeps it off one
+ * (docs/design/mutex.md, "Park when the word stays held").
+ *
  * A condvar waiter back from its sleep (SPIN_SIGNALLED) that still finds the
  * word held after one gap yields its CPU once: it was most likely woken by a
  * signal or broadcast made under the mutex, onto its signaller's CPU, and the
@@ -198,12 +211,15 @@ static int mark(const struct mx_waiter *me, unsigned *v, unsigned want, int rele
  * (docs/design/mutex.md, "A signalled waiter yields once"). */
 enum spinner { SPIN_ARRIVAL, SPIN_CARRIER, SPIN_SIGNALLED };
 
+#define F2_MX_PARK_HELD_READS 2
+
 static int spin_acquire(void *w, unsigned size, enum spinner who)
 {
 	/* knob: see tuning.c */
 	uint64_t budget = (uint64_t)f2_load_relaxed(&f2_tuning()->spin) * F2_SPIN_UNIT_NS;
 	uint64_t t0 = 0, t = 0;
 	int carrier = who != SPIN_ARRIVAL, yielded = who != SPIN_SIGNALLED;
+	unsigned held = 0; /* reads in a row that found the word held */
 
 	F2_TEST_COUNT(f2_mx_spins, 1);
 	if (!budget)
@@ -220,17 +236,20 @@ static int spin_acquire(void *w, unsigned size, enum spinner who)
 		} else if (v & F2_MX_STARVE) {
 			return -1;
 		}
+		held = (v & F2_MX_HELD) ? held + 1 : 0;
+		if (!carrier && held >= F2_MX_PARK_HELD_READS && (v & F2_MX_PARKED))
+			return -1;
 		if (!t0)
 			t = t0 = f2_now_ns(CLOCK_MONOTONIC);
 		if (t - t0 >= budget)
 			return -1;
-		if (!yielded && t - t0 >= F2_MX_SPIN_GAP_NS) {
+		if (!yielded && t - t0 >= SPIN_GAP_NS()) {
 			yielded = 1;
 			F2_TEST_COUNT(f2_mx_spin_yields, 1);
 			sched_yield(); /* its result does not matter: the spin goes on */
 		}
 		/* a carrier, woken by an unlock, reads densely: see above */
-		t = f2_spin_until(t + (carrier ? 0 : F2_MX_SPIN_GAP_NS));
+		t = f2_spin_until(t + (carrier ? 0 : SPIN_GAP_NS()));
 	}
 }
 

@@ -43,8 +43,9 @@
  * Transitions (RMW_UNLOCK, where set, is carried through every one):
  *   lock      0 -> HELD (fast path). An arrival that spins takes any word
  *             without HELD or STARVE, keeping its bits (barging), and spins
- *             on through PARKED (a hint that outlives the sleepers) but
- *             stops at STARVE; a waiter that has slept spins again when
+ *             on through PARKED (a hint that outlives the sleepers) unless
+ *             two reads in a row found it held, and stops at STARVE; a
+ *             waiter that has slept spins again when
  *             woken and takes x -> (x|HELD|PARKED) & ~WAKER.
  *   park      HELD|x -> HELD|x|PARKED (a carrier also clears WAKER), then
  *             futex wait (mask WAIT_NORMAL); the healer's wait is bounded.

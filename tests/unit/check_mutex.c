@@ -522,13 +522,15 @@ END_TEST
 
 /* PARKED is a hint: it outlives the last sleeper, and every waiter that took
  * the mutex after a sleep sets it again. An arrival that finds it set must
- * still spin for the running owner's release rather than park (with two
+ * still spin for a running owner's release rather than park (with two
  * threads the old rule turned every later contention into a sleep and a wake:
- * docs/design/mutex.md, "Spin or park"). Here the word is HELD|PARKED with
- * nobody asleep and the spin bound is huge: the arrival takes the mutex by
- * spinning, so its own unlock finds no PARKED and wakes nobody. Had it parked,
- * it would have taken the mutex as a carrier (with PARKED) and its unlock
- * would wake. */
+ * docs/design/mutex.md, "Spin or park"); it parks early only when the word
+ * stays held across a gap ("Park when the word stays held"). Here the word is
+ * HELD|PARKED with nobody asleep, the spin bound is huge, and the owner runs
+ * on another CPU and releases as soon as the arrival spins: the arrival takes
+ * the mutex by spinning, so its own unlock finds no PARKED and wakes nobody.
+ * Had it parked, it would have taken the mutex as a carrier (with PARKED) and
+ * its unlock would wake. */
 struct arrival {
 	const struct mx_ops *o;
 	void *m;
@@ -556,33 +558,57 @@ START_TEST(stale_parked_does_not_park_an_arrival)
 	const struct mx_ops *o = &OPS[_i];
 	const struct f2_tuning *cur = f2_tuning();
 	struct f2_tuning old = *cur, spin = { 1000000, cur->handoff_ns, cur->requeue };
-	int tries, spun = 0;
+	cpu_set_t mask, me, other;
+	int cpus[2], n = 0, tries, spun = 0;
 
+	ck_assert_int_eq(sched_getaffinity(0, sizeof mask, &mask), 0);
+	for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+		if (CPU_ISSET(c, &mask))
+			cpus[n++] = c;
+	if (n < 2) {
+		/* the owner cannot run while the arrival spins: nothing to test */
+		fprintf(stderr, "stale_parked_does_not_park_an_arrival: needs two CPUs, skipped\n");
+		return;
+	}
+	CPU_ZERO(&me);
+	CPU_SET(cpus[0], &me);
+	CPU_ZERO(&other);
+	CPU_SET(cpus[1], &other);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof me, &me), 0);
 	ck_assert_int_eq(f2_test_tuning_replace(&spin), 0);
-	/* We unlock as soon as the arrival has begun its spin (f2_mx_spins).
-	 * Under the old rule every try wakes: the arrival leaves the spin at
-	 * PARKED and ends up taking the mutex with PARKED. Under the new one a
-	 * try wakes only if the arrival ran through its whole spin (a million
-	 * units: 300 s) before our unlock, or read the word only after another
-	 * thread had taken it (we were preempted: five tries in a row were seen
-	 * to lose on a loaded machine under qemu), so one quiet try in fifty is
-	 * the claim. A quiet try ends the
-	 * loop; the old rule fails all fifty. */
+	/* The arrival's reads 10 ms apart rather than 2.4 us, so that our unlock
+	 * comes between its first and second read on a sanitised or emulated
+	 * build too. */
+	__atomic_store_n(&f2_mx_spin_gap_ns, 10000000, __ATOMIC_SEQ_CST);
+	/* We unlock as soon as the arrival has begun its spin (f2_mx_spins),
+	 * polling from our own CPU. Under the old rule every try wakes: the
+	 * arrival leaves the spin at PARKED and ends up taking the mutex with
+	 * PARKED. Under the new one a try wakes only if our unlock came after the
+	 * arrival's second read (we were preempted for 10 ms), or the arrival
+	 * read the word only after another thread had taken it, so one quiet try
+	 * in fifty is the claim. A quiet try ends the loop; the old rule fails
+	 * all fifty. */
 	for (tries = 0; tries < 50 && !spun; tries++) {
 		struct arrival a = { o, mx_new(o), 0, 0 };
 		uint64_t s0 = stat_read(&f2_mx_spins);
+		pthread_attr_t attr;
 		pthread_t t;
 
 		ck_assert_int_eq(o->lock(a.m), 0);
 		mx_set(o, a.m, mx_word(o, a.m) | F2_MX_PARKED); /* nobody asleep */
-		ck_assert_int_eq(pthread_create(&t, NULL, arrival_loop, &a), 0);
+		ck_assert_int_eq(pthread_attr_init(&attr), 0);
+		ck_assert_int_eq(pthread_attr_setaffinity_np(&attr, sizeof other, &other), 0);
+		ck_assert_int_eq(pthread_create(&t, &attr, arrival_loop, &a), 0);
+		pthread_attr_destroy(&attr);
 		while (stat_read(&f2_mx_spins) == s0)
-			sched_yield(); /* until it spins (and, under the old rule, leaves at PARKED) */
+			; /* until it spins (and, under the old rule, leaves at PARKED) */
 		ck_assert_int_eq(o->unlock(a.m), 0);
 		pthread_join(t, NULL);
 		spun = a.wakes == 0;
 		free(a.m);
 	}
+	__atomic_store_n(&f2_mx_spin_gap_ns, F2_MX_SPIN_GAP_NS, __ATOMIC_SEQ_CST);
+	ck_assert_int_eq(sched_setaffinity(0, sizeof mask, &mask), 0);
 	ck_assert_msg(spun, "the arrival parked at a stale PARKED in %d of %d tries", tries, tries);
 	ck_assert_int_eq(f2_test_tuning_replace(&old), 0);
 }
@@ -618,6 +644,60 @@ START_TEST(spin_reads_the_word_rarely)
 	ck_assert_int_eq(f2_test_tuning_replace(&old), 0);
 	ck_assert_msg(reads >= 1 && reads <= most, "%llu reads of a held word in one spin (at most %llu)",
 	              (unsigned long long)reads, (unsigned long long)most);
+}
+END_TEST
+
+/* docs/design/mutex.md, "Park when the word stays held": an arrival that
+ * reads the word held with PARKED at two reads in a row parks, even with the
+ * largest spin budget (a million units: 300 ms). The word is HELD|PARKED
+ * throughout (nobody asleep); the arrival must be asleep within 5 s, after at
+ * most two reads. Without the rule it reads the word about 125,000 times
+ * before it parks, and the test fails. */
+struct early {
+	const struct mx_ops *o;
+	void *m;
+	pid_t tid;
+};
+
+static void *early_lock(void *arg)
+{
+	struct early *e = arg;
+	__atomic_store_n(&e->tid, test_gettid(), __ATOMIC_SEQ_CST);
+	ck_assert_int_eq(e->o->lock(e->m), 0);
+	ck_assert_int_eq(e->o->unlock(e->m), 0);
+	return NULL;
+}
+
+START_TEST(held_word_with_sleepers_parks_early)
+{
+	const struct mx_ops *o = &OPS[_i];
+	const struct f2_tuning *cur = f2_tuning();
+	struct f2_tuning old = *cur, spin = { 1000000, cur->handoff_ns, cur->requeue };
+	struct early e = { o, mx_new(o), 0 };
+	uint64_t r0 = stat_read(&f2_mx_spin_reads), reads;
+	struct timespec t0, t;
+	int asleep = 0;
+	pthread_t th;
+
+	ck_assert_int_eq(f2_test_tuning_replace(&spin), 0);
+	ck_assert_int_eq(o->lock(e.m), 0);
+	mx_set(o, e.m, mx_word(o, e.m) | F2_MX_PARKED); /* nobody asleep */
+	ck_assert_int_eq(pthread_create(&th, NULL, early_lock, &e), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		pid_t tid = __atomic_load_n(&e.tid, __ATOMIC_SEQ_CST);
+		asleep = tid && thread_sleeping(tid);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (!asleep)
+			sched_yield();
+	} while (!asleep && t.tv_sec - t0.tv_sec < 5);
+	reads = stat_read(&f2_mx_spin_reads) - r0;
+	ck_assert_int_eq(o->unlock(e.m), 0);
+	pthread_join(th, NULL);
+	free(e.m);
+	ck_assert_int_eq(f2_test_tuning_replace(&old), 0);
+	ck_assert_msg(asleep, "the arrival still spun after 5 s against a held word with sleepers");
+	ck_assert_msg(reads <= 2, "%llu reads before it parked (at most 2)", (unsigned long long)reads);
 }
 END_TEST
 
@@ -968,6 +1048,7 @@ static Suite *mutex_suite(void)
 	tcase_add_loop_test(tc, leftover_waker_is_free, 0, 2);
 	tcase_add_loop_test(tc, stale_parked_does_not_park_an_arrival, 0, 2);
 	tcase_add_loop_test(tc, spin_reads_the_word_rarely, 0, 2);
+	tcase_add_loop_test(tc, held_word_with_sleepers_parks_early, 0, 2);
 	tcase_add_test(tc, bitlock_reads_the_word_rarely);
 	tcase_add_loop_test(tc, decay_waits_for_a_quiet_run, 0, 2);
 	suite_add_tcase(s, tc);

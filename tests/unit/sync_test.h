@@ -25,6 +25,7 @@ extern uint64_t f2_mx_handoffs;
 extern uint64_t f2_mx_spins;
 extern uint64_t f2_mx_spin_reads;
 extern uint64_t f2_mx_spin_yields;
+extern uint64_t f2_mx_spin_gap_ns;
 extern uint64_t f2_bl_spin_reads;
 extern uint64_t f2_rw_spins;
 extern uint64_t f2_rw_backoffs;
