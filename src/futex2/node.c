@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "futex2_impl.h"
@@ -15,14 +16,17 @@
 
 static int kernel_nodes, online_nodes;
 
+/* Raw system calls, not glibc's open, read and close: those are cancellation
+ * points, and a thread with a cancel pending would unwind out of the lock path
+ * that reads the file first (docs/design/sync.md, "Lock paths call nothing"). */
 int f2_sysfs_list_end(const char *path)
 {
 	char buf[1024];
 	int saved = errno; /* a lock call leaves the caller's errno alone */
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
+	long fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : (ssize_t)syscall(SYS_read, (int)fd, buf, sizeof buf - 1);
 	if (fd >= 0)
-		close(fd);
+		syscall(SYS_close, (int)fd);
 	errno = saved;
 	if (n <= 0)
 		return 1;
