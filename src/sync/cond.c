@@ -13,7 +13,8 @@
  *              resets it to 0
  * Transitions:
  *   wait       under the mutex: v = load(seq), then count + 1 (seq_cst, in
- *              that order); release the mutex; sleep while seq == v.
+ *              that order); release the mutex; if the count was 0 before,
+ *              watch the mutex (below); sleep while seq == v.
  *   signal     if count > 0: count - 1 (CAS), seq + SEQ_ONE, wake one.
  *   broadcast  if count > 0: count = 0 (exchange), seq + SEQ_ONE, then wake
  *              two waiters and requeue the others onto the mutex word.
@@ -47,6 +48,19 @@
  * When the broadcaster holds the mutex they usually find it still held and
  * park behind the requeued waiters (one chain then runs); no other count
  * measured better (cond.md, "Why broadcast wakes two").
+ * A lone waiter watches the mutex: one whose count found no other waiter
+ * delays its futex wait, for at most CV_SPIN_NS, until it has seen another
+ * thread take the mutex and release it. Such a thread has most likely
+ * signalled, and the futex wait then finds seq changed and returns without a
+ * sleep; if it did not signal, the waiter sleeps as it would have. A
+ * signaller on another CPU that answers within the spin so costs neither
+ * thread a sleep and a wake-up (cond.md, "A lone waiter watches the mutex").
+ * Only the moment of the futex wait moves, so the proofs below stand: no
+ * spurious wakeup, no surplus. The spin reads the mutex, never the condvar,
+ * which the program may free as soon as a signal returns; the mutex lives
+ * until this waiter has re-taken it. Only a lone waiter spins, so a crowd of
+ * waiters (broadcast's rounds, a pool of idle workers) burns no CPU.
+ * F2_TUNE_SPIN 0 turns it off.
  * Cond waiters park with the mutex's WAIT_NORMAL mask.
  * Signal wakes; it never requeues its waiter onto the mutex ("wait
  * morphing"). Morphing needs the mutex marked PARKED by someone whose unlock
@@ -95,6 +109,11 @@
  * four and six measured no better (cond.md). */
 #define CV_BCAST_WAKE 2
 
+/* A lone waiter's spin before it parks (header comment): about the time a
+ * running signaller on another CPU takes to answer, well under the sleep and
+ * wake-up it saves (15 us and more on a VM; cond.md has the measurements). */
+#define CV_SPIN_NS 2500u
+
 /* c->mref: the recorded mutex word's futex flags (low byte) and, with
  * F2_NUMA, its node (the bits above). 0: nothing recorded, never requeue. */
 #define CV_MREF_FLAGS 0xffu
@@ -117,6 +136,13 @@ struct cv_ref {
 #ifdef F2SYNC_TEST_HOOKS
 /* Waiters moved onto a mutex word by broadcast (read by the tests: test_hooks.h). */
 f2_hidden uint64_t f2_cv_requeued;
+/* Lone-waiter delays begun, and those that saw the mutex taken (read by the tests). */
+f2_hidden uint64_t f2_cv_spins, f2_cv_spin_seen;
+/* The spin's length, widened by tests that act during it on slow builds. */
+f2_hidden uint64_t f2_cv_spin_ns = CV_SPIN_NS;
+#define SPIN_NS() f2_load_relaxed(&f2_cv_spin_ns) /* set before the spin */
+#else
+#define SPIN_NS() ((uint64_t)CV_SPIN_NS)
 #endif
 
 _Static_assert(sizeof(f2_cond_t) <= 48 && sizeof(f2_cond64_t) <= 48, "fits pthread_cond_t");
@@ -138,13 +164,14 @@ static uint64_t seq_bump(void *s, unsigned size)
 /* wait: count the caller in, unless the count is saturated. Always an RMW,
  * even saturated (then it writes the same value back), so that its release
  * half always publishes the caller's recorded mutex. */
-static void count_waiter(uint32_t *n)
+static uint32_t count_waiter(uint32_t *n)
 {
 	/* seq_cst: after the caller's load of seq ("No lost wakeup"); pairs
 	 * with broadcast's exchange, which acquires the recorded mutex */
 	uint32_t v = f2_load_seq(n);
 	while (!f2_cas_seq(n, &v, v < CV_MANY ? v + 1 : v))
 		;
+	return v;
 }
 
 /* signal: take one waiter's count. 0 if there was none. */
@@ -214,11 +241,41 @@ static int poll_wait(void *s, unsigned size, uint64_t v, const struct timespec *
 	return 0;
 }
 
+/* A lone waiter's delay before its futex wait (header comment), after it
+ * released m: until another thread has taken m and released it, or
+ * SPIN_NS() has passed. Reads m only: the condvar may be freed once a signal
+ * returns, m not before this waiter has re-taken it. */
+static void watch_mutex(f2_mutex_t *m)
+{
+	uint64_t t0, t;
+	int taken = 0;
+
+	if (!f2_load_relaxed(&f2_tuning()->spin)) /* knob: see tuning.c */
+		return;
+	F2_TEST_COUNT(f2_cv_spins, 1);
+	t = t0 = f2_now_ns(CLOCK_MONOTONIC);
+	for (;;) {
+		/* relaxed: only times the futex wait, whose own ordering
+		 * ("No lost wakeup") decides whether it sleeps */
+		if (f2_mx_load(&m->word, F2_SIZE_U32) & F2_MX_HELD) {
+			if (!taken)
+				F2_TEST_COUNT(f2_cv_spin_seen, 1);
+			taken = 1;
+		} else if (taken) {
+			return;
+		}
+		if (t - t0 >= SPIN_NS())
+			return;
+		t = f2_spin_until(t);
+	}
+}
+
 static int cv_wait(void *s, unsigned size, const struct cv_ref *ref, f2_mutex_t *m,
                    const struct timespec *abs, clockid_t clk, const struct f2_cond_ext *x)
 {
 	struct f2_bound bw;
 	uint64_t v;
+	uint32_t others;
 	int r, slept = 1;
 
 	/* no mutex is only valid with the shim's lock callbacks */
@@ -233,7 +290,7 @@ static int cv_wait(void *s, unsigned size, const struct cv_ref *ref, f2_mutex_t 
 		f2_store_relaxed(ref->mref, mutex_ref(m));
 	f2_store_relaxed(ref->mutex, m); /* the same */
 	v = seq_load(s, size); /* seq_cst: before count_waiter ("No lost wakeup") */
-	count_waiter(ref->waiters);
+	others = count_waiter(ref->waiters);
 	if (m)
 		f2_mx_unlock(&m->word, F2_SIZE_U32);
 	else if ((r = x->unlock(x->arg)) != 0)
@@ -242,6 +299,8 @@ static int cv_wait(void *s, unsigned size, const struct cv_ref *ref, f2_mutex_t 
 		r = 0; /* ended by the caller: a spurious wakeup */
 		slept = 0;
 	} else {
+		if (m && !others)
+			watch_mutex(m);
 		r = f2_park_bound(&bw, v, F2_MX_WAIT_NORMAL, abs, clk);
 		if (r != 0 && r != -EAGAIN && r != -ETIMEDOUT)
 			r = poll_wait(s, size, v, abs, clk);

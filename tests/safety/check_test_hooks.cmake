@@ -3,7 +3,7 @@
 # renamed hook cannot make this check pass by matching nothing).
 #   NM  the nm program   SHIPPED  ;-list of libraries   TESTLIB  f2sync_test
 cmake_minimum_required(VERSION 3.25)
-set(hooks f2_mx_handoffs f2_mx_spins f2_mx_spin_reads f2_mx_spin_yields f2_mx_spin_gap_ns f2_bl_spin_reads f2_cv_requeued f2_futex_count_wakes f2_futex_wakes
+set(hooks f2_mx_handoffs f2_mx_spins f2_mx_spin_reads f2_mx_spin_yields f2_mx_spin_gap_ns f2_bl_spin_reads f2_cv_requeued f2_cv_spins f2_cv_spin_seen f2_cv_spin_ns f2_futex_count_wakes f2_futex_wakes
   f2_futex_count_wake f2_test_tuning_replace f2_rw_spins
   f2_rw_backoffs)
 function(symbols lib out)

@@ -770,23 +770,27 @@ END_TEST
  * spin before its second read parks without yielding: the test tries again
  * (at most yield_tries times) until one try yielded, and every try may
  * yield at most once. */
-struct yielder {
+struct cv_waiter {
 	const struct cv_ops *o;
 	void *c;
-	f2_mutex_t m;
-	int go, done;
+	f2_mutex_t *m;
+	int go, done; /* under m */
 	pid_t tid;
+	int returns;  /* under m: returns from the wait call */
 };
 
-static void *yield_waiter(void *arg)
+/* Waits on c until go is set, then sets done. */
+static void *go_waiter(void *arg)
 {
-	struct yielder *y = arg;
-	ck_assert_int_eq(f2_mutex_lock(&y->m), 0);
+	struct cv_waiter *y = arg;
+	ck_assert_int_eq(f2_mutex_lock(y->m), 0);
 	__atomic_store_n(&y->tid, test_gettid(), __ATOMIC_SEQ_CST);
-	while (!y->go)
-		ck_assert_int_eq(y->o->wait(y->c, &y->m), 0);
+	while (!y->go) {
+		ck_assert_int_eq(y->o->wait(y->c, y->m), 0);
+		y->returns++;
+	}
 	y->done = 1;
-	ck_assert_int_eq(f2_mutex_unlock(&y->m), 0);
+	ck_assert_int_eq(f2_mutex_unlock(y->m), 0);
 	return NULL;
 }
 
@@ -800,20 +804,21 @@ START_TEST(signalled_waiter_yields_once)
 
 	ck_assert_int_eq(f2_test_tuning_replace(&spin), 0);
 	for (tries = 0; tries < yield_tries && !yielded; tries++) {
-		struct yielder y = { o, cv_new(o), F2_MUTEX_INITIALIZER, 0, 0, 0 };
+		f2_mutex_t m = F2_MUTEX_INITIALIZER;
+		struct cv_waiter y = { o, cv_new(o), &m, 0, 0, 0, 0 };
 		uint64_t y0 = stat_read(&f2_mx_spin_yields), n;
 		pthread_t t;
 
-		ck_assert_int_eq(pthread_create(&t, NULL, yield_waiter, &y), 0);
+		ck_assert_int_eq(pthread_create(&t, NULL, go_waiter, &y), 0);
 		while (!__atomic_load_n(&y.tid, __ATOMIC_SEQ_CST) || !thread_sleeping(y.tid))
 			sched_yield(); /* until it sleeps in the condvar wait */
-		ck_assert_int_eq(f2_mutex_lock(&y.m), 0);
+		ck_assert_int_eq(f2_mutex_lock(&m), 0);
 		y.go = 1;
 		ck_assert_int_eq(o->signal(y.c), 0);
-		while (!(__atomic_load_n(&y.m.word, __ATOMIC_SEQ_CST) & F2_MX_PARKED))
+		while (!(__atomic_load_n(&m.word, __ATOMIC_SEQ_CST) & F2_MX_PARKED))
 			sched_yield(); /* until its spin has run out and it parks */
 		n = stat_read(&f2_mx_spin_yields) - y0;
-		ck_assert_int_eq(f2_mutex_unlock(&y.m), 0);
+		ck_assert_int_eq(f2_mutex_unlock(&m), 0);
 		pthread_join(t, NULL);
 		ck_assert(y.done);
 		ck_assert_msg(n <= 1, "the signalled waiter yielded %llu times in one spin",
@@ -823,6 +828,100 @@ START_TEST(signalled_waiter_yields_once)
 	}
 	ck_assert_int_eq(f2_test_tuning_replace(&old), 0);
 	ck_assert_msg(yielded, "the signalled waiter never yielded in %d tries", tries);
+}
+END_TEST
+
+/* docs/design/cond.md, "A lone waiter watches the mutex". The spin is
+ * widened to 10 s so that the test acts inside it on any build (it holds the
+ * mutex until the spin has seen it taken). A lone waiter whose mutex is
+ * taken, signalled and released while it spins returns; one whose mutex is
+ * taken and released with no signal sleeps, with no spurious wakeup and no
+ * surplus; a waiter counted behind a sleeping one does not spin; with
+ * F2_TUNE_SPIN 0 nobody spins. */
+static void start_waiter(pthread_t *t, struct cv_waiter *w)
+{
+	w->go = w->done = w->returns = 0;
+	__atomic_store_n(&w->tid, 0, __ATOMIC_SEQ_CST);
+	ck_assert_int_eq(pthread_create(t, NULL, go_waiter, w), 0);
+}
+
+static void until_asleep(const struct cv_ops *o, void *c, uint32_t count, struct cv_waiter *w)
+{
+	while (count_of(o, c) != count || !__atomic_load_n(&w->tid, __ATOMIC_SEQ_CST) ||
+	       !thread_sleeping(w->tid))
+		sched_yield();
+}
+
+/* Takes the mutex once spin number `spins` has begun, and holds it until
+ * that spin has seen it taken (`seen` spins in all). */
+static void lock_seen(f2_mutex_t *m, uint64_t spins, uint64_t seen)
+{
+	while (stat_read(&f2_cv_spins) < spins)
+		sched_yield();
+	ck_assert_int_eq(f2_mutex_lock(m), 0);
+	while (stat_read(&f2_cv_spin_seen) < seen)
+		sched_yield();
+}
+
+/* Under the mutex (held): sets go in each waiter, signals (one waiter) or
+ * broadcasts, unlocks, and joins them. */
+static void release_join(struct cv_waiter *a, pthread_t ta, struct cv_waiter *b, pthread_t tb)
+{
+	a->go = 1;
+	if (b)
+		b->go = 1;
+	ck_assert_int_eq(b ? a->o->broadcast(a->c) : a->o->signal(a->c), 0);
+	ck_assert_int_eq(f2_mutex_unlock(a->m), 0);
+	pthread_join(ta, NULL);
+	ck_assert(a->done);
+	if (b) {
+		pthread_join(tb, NULL);
+		ck_assert(b->done);
+	}
+}
+
+START_TEST(lone_waiter_watches_the_mutex)
+{
+	const struct cv_ops *o = &OPS[_i];
+	const struct f2_tuning *cur = f2_tuning();
+	struct f2_tuning old = *cur, off = { 0, cur->handoff_ns, cur->requeue };
+	f2_mutex_t m = F2_MUTEX_INITIALIZER;
+	void *c = cv_new(o);
+	struct cv_waiter a = { o, c, &m, 0, 0, 0, 0 }, b = a;
+	uint64_t s0 = stat_read(&f2_cv_spins), w0 = stat_read(&f2_cv_spin_seen);
+	uint64_t spin_ns = stat_read(&f2_cv_spin_ns);
+	pthread_t ta, tb;
+
+	__atomic_store_n(&f2_cv_spin_ns, 10000000000ull, __ATOMIC_SEQ_CST);
+	/* taken, signalled, released: the wait ends */
+	start_waiter(&ta, &a);
+	lock_seen(&m, s0 + 1, w0 + 1);
+	release_join(&a, ta, NULL, 0);
+	ck_assert_int_eq(a.returns, 1);
+	ck_assert_uint_eq(count_of(o, c), 0);
+	/* taken and released with no signal: it sleeps, still counted once */
+	start_waiter(&ta, &a);
+	lock_seen(&m, s0 + 2, w0 + 2);
+	ck_assert_int_eq(f2_mutex_unlock(&m), 0);
+	until_asleep(o, c, 1, &a);
+	/* behind it: no spin */
+	start_waiter(&tb, &b);
+	until_asleep(o, c, 2, &b);
+	ck_assert_uint_eq(stat_read(&f2_cv_spins) - s0, 2);
+	ck_assert_int_eq(f2_mutex_lock(&m), 0);
+	ck_assert_int_eq(a.returns + b.returns, 0);
+	release_join(&a, ta, &b, tb);
+	ck_assert_uint_eq(count_of(o, c), 0);
+	/* F2_TUNE_SPIN 0: the lone waiter parks at once */
+	ck_assert_int_eq(f2_test_tuning_replace(&off), 0);
+	start_waiter(&ta, &a);
+	until_asleep(o, c, 1, &a);
+	ck_assert_uint_eq(stat_read(&f2_cv_spins) - s0, 2);
+	ck_assert_int_eq(f2_mutex_lock(&m), 0);
+	release_join(&a, ta, NULL, 0);
+	ck_assert_int_eq(f2_test_tuning_replace(&old), 0);
+	__atomic_store_n(&f2_cv_spin_ns, spin_ns, __ATOMIC_SEQ_CST);
+	free(c);
 }
 END_TEST
 
@@ -936,6 +1035,7 @@ static Suite *cond_suite(void)
 	tcase_add_loop_test(tc, idle_after_use, 0, 2);
 	tcase_add_loop_test(tc, count_heals_crowd, 0, 2);
 	tcase_add_loop_test(tc, signalled_waiter_yields_once, 0, 2);
+	tcase_add_loop_test(tc, lone_waiter_watches_the_mutex, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
