@@ -57,3 +57,38 @@ int f2_wait_bound(const struct f2_bound *p, uint64_t val, uint64_t mask,
 		return f2_kernel_wait(w, val, mask, abs, clk);
 	return f2_futex_wait(w->addr, val, mask, w->flags, abs, clk);
 }
+
+/* A key: the address / 8 (45 bits: below 2^48, 8-aligned) above 10 bits of
+ * node + 1 (0: no node). The flags are implied: private, 32-bit, F2_NUMA
+ * exactly when there is a node; the backend is routed again from them, which
+ * gives the same answer for the process's lifetime (f2_route). */
+#define KEY_NODE_BITS 10
+_Static_assert(48 - 3 + KEY_NODE_BITS == F2_BOUND_KEY_BITS, "key layout");
+
+uint64_t f2_bound_key(const struct f2_bound *p)
+{
+	const struct f2_word *w = &p->w;
+	uintptr_t a = (uintptr_t)w->addr;
+
+	if ((w->flags & ~(unsigned)F2_NUMA) != (F2_PRIVATE | F2_SIZE_U32) || (a & 7) || a >> 48 ||
+	    w->node + 1 >= (1 << KEY_NODE_BITS))
+		return 0;
+	if (w->bk == F2_BK_EMU || w->bk == F2_BK_LEGACY)
+		return (uint64_t)a >> 3 << KEY_NODE_BITS | (uint64_t)(w->node + 1);
+	if (w->bk == F2_BK_FUTEX2 && !(w->flags & F2_NUMA))
+		return (uint64_t)a >> 3 << KEY_NODE_BITS;
+	return 0; /* a kernel NUMA pair: its wake reads the pair's node */
+}
+
+void f2_wake_key(uint64_t key, uint64_t mask, int nr)
+{
+	struct f2_bound b;
+	int node = (int)(key & ((1u << KEY_NODE_BITS) - 1)) - 1;
+
+	b.w.addr = (void *)(uintptr_t)(key >> KEY_NODE_BITS << 3);
+	b.w.flags = F2_PRIVATE | F2_SIZE_U32 | (node >= 0 ? F2_NUMA : 0u);
+	b.w.size = F2_SIZE_U32;
+	b.w.bk = f2_route(b.w.flags);
+	b.w.node = node;
+	f2_wake_bound(&b, mask, nr);
+}

@@ -55,6 +55,18 @@ f2_hidden void f2_wake_bound(const struct f2_bound *p, uint64_t mask, int nr);
 f2_hidden int f2_wait_bound(const struct f2_bound *p, uint64_t val, uint64_t mask,
                             const struct timespec *abs, clockid_t clk);
 
+/* A bound word as a key that names it without its memory, for a wake made
+ * after the object may have been freed and after the bound word itself is
+ * gone (a condvar signal's wake deferred to the mutex's release,
+ * src/sync/cond_defer.c). Non-zero and below 2^F2_BOUND_KEY_BITS; 0 when the
+ * word cannot be named so: not a private 32-bit word, an address or node
+ * that does not fit, or a kernel FUTEX2_NUMA word, whose wake reads the node
+ * from the pair. */
+#define F2_BOUND_KEY_BITS 55
+f2_hidden uint64_t f2_bound_key(const struct f2_bound *p);
+/* f2_wake_bound on the word a key names. */
+f2_hidden void f2_wake_key(uint64_t key, uint64_t mask, int nr);
+
 /* f2_futex_requeue onto a NUMA pair whose node (>= 0) the caller recorded
  * earlier: the target pair is not read (a condvar's broadcast must not read
  * a mutex that its last waiters may have freed). to_node -1: read it. */

@@ -9,7 +9,7 @@
  * f2_mx_spin_yields and f2_mx_spin_gap_ns (mutex_core.c: the last one is
  * written by the tests), f2_bl_spin_reads (bitlock.c),
  * f2_cv_requeued, f2_cv_spins, f2_cv_spin_seen and f2_cv_spin_ns (cond.c:
- * the last one is written by the tests), the
+ * the last one is written by the tests), f2_cd_deferred (cond_defer.c), the
  * wake count f2_futex_wakes (futex2_impl.h, kernel.c, emulate.c),
  * f2_test_tuning_replace (tuning.c), f2_rw_spins (rwlock.c: spins begun),
  * f2_rw_backoffs (rwlock.c: back-offs begun by waiters on the word) and

@@ -62,7 +62,11 @@
  * waiters (broadcast's rounds, a pool of idle workers) burns no CPU.
  * F2_TUNE_SPIN 0 turns it off.
  * Cond waiters park with the mutex's WAIT_NORMAL mask.
- * Signal wakes; it never requeues its waiter onto the mutex ("wait
+ * Signal by the holder of the recorded mutex leaves its wake to that mutex's
+ * release (cond_defer.c: the waiter then wakes into a free mutex instead of
+ * preempting its signaller); a waiter, under the mutex, first makes any such
+ * wake whose release has happened, so that it cannot take it.
+ * Signal never requeues its waiter onto the mutex ("wait
  * morphing"). Morphing needs the mutex marked PARKED by someone whose unlock
  * is still to come, and the mutex word does not say who holds it: a
  * signaller that does not hold the mutex could mark it just before the
@@ -94,6 +98,7 @@
 #include <string.h>
 
 #include "f2sync/cond.h"
+#include "cond_defer.h"
 #include "mutex_impl.h"
 #include "../internal/test_hooks.h"
 #include "../internal/time.h"
@@ -218,12 +223,11 @@ static void relock(f2_mutex_t *m, int maybe_requeued)
 {
 	unsigned v = F2_MX_UNLOCKED;
 
-	if (!maybe_requeued) {
+	if (!maybe_requeued)
 		f2_mx_lock(&m->word, F2_SIZE_U32);
-		return;
-	}
-	if (!f2_mx_cas_acquire(&m->word, F2_SIZE_U32, &v, F2_MX_HELD | F2_MX_PARKED))
+	else if (!f2_mx_cas_acquire(&m->word, F2_SIZE_U32, &v, F2_MX_HELD | F2_MX_PARKED))
 		f2_mx_lock_slow(&m->word, F2_SIZE_U32, NULL, CLOCK_MONOTONIC, 1);
+	f2_cd_held = m; /* as f2_mutex_lock records it (cond_defer.h) */
 }
 
 /* No backend can park this word (a forced backend the kernel lacks, a size
@@ -283,6 +287,12 @@ static int cv_wait(void *s, unsigned size, const struct cv_ref *ref, f2_mutex_t 
 		return EINVAL;
 	if (m && !(f2_mx_load(&m->word, F2_SIZE_U32) & F2_MX_HELD))
 		return EPERM;
+	/* A signal's wake that a release of m has still to make goes out before
+	 * we count ourselves in, so that it cannot come to us (cond_defer.c).
+	 * With PENDING set, the wakes are this hold's: our own release below
+	 * makes them before we sleep. */
+	if (m && f2_cd_busy(&m->word) && !(f2_mx_load(&m->word, F2_SIZE_U32) & F2_MX_PENDING))
+		f2_cd_flush(&m->word);
 	/* Bound under the mutex: once it is released, a broadcast may wake us
 	 * and the condvar be freed (see bound.c). */
 	f2_bind_word(&bw, s, f2_pair_flags(s, size));
@@ -291,9 +301,10 @@ static int cv_wait(void *s, unsigned size, const struct cv_ref *ref, f2_mutex_t 
 	f2_store_relaxed(ref->mutex, m); /* the same */
 	v = seq_load(s, size); /* seq_cst: before count_waiter ("No lost wakeup") */
 	others = count_waiter(ref->waiters);
-	if (m)
+	if (m) {
+		f2_cd_held = NULL; /* as f2_mutex_unlock clears it */
 		f2_mx_unlock(&m->word, F2_SIZE_U32);
-	else if ((r = x->unlock(x->arg)) != 0)
+	} else if ((r = x->unlock(x->arg)) != 0)
 		return r; /* counted: a surplus (header comment) */
 	if (x && x->abort_wait && x->abort_wait()) {
 		r = 0; /* ended by the caller: a spurious wakeup */
@@ -312,15 +323,20 @@ static int cv_wait(void *s, unsigned size, const struct cv_ref *ref, f2_mutex_t 
 	return r == -ETIMEDOUT ? ETIMEDOUT : 0;
 }
 
-static int cv_signal(void *s, unsigned size, uint32_t *waiters)
+/* Wakes one waiter, or, when the caller holds the recorded mutex, leaves
+ * the wake to the mutex's release (cond_defer.c): the waiter then wakes into
+ * a released mutex instead of preempting its signaller. */
+static int cv_signal(void *s, unsigned size, const struct cv_ref *ref)
 {
 	struct f2_bound b;
 
-	if (!take_one(waiters))
+	if (!take_one(ref->waiters))
 		return 0;
 	f2_bind_word(&b, s, f2_pair_flags(s, size));
 	seq_bump(s, size);
 	/* from here a waiter may return and free the condvar: the wake is bound */
+	if (f2_cd_defer(f2_load_relaxed(ref->mutex), &b)) /* see f2_cd_held */
+		return 0;
 	f2_wake_bound(&b, F2_MX_WAKE_ANY, 1);
 	return 0;
 }
@@ -419,9 +435,17 @@ int f2_cond_has_sleepers(f2_cond_t *c)
 	struct f2_futex_waitv ft[2];
 	int r = -EAGAIN;
 
+	struct f2_bound b;
+	f2_mutex_t *m;
+
 	/* seq_cst: a waiter counted before this load is seen (count_waiter) */
 	if (BAD_COND(c) || !f2_load_seq(&c->waiters))
 		return 0;
+	/* A signalled waiter whose wake waits for a release is not asleep for
+	 * POSIX: make its wake now. m's address only, never its memory. */
+	f2_bind_word(&b, &c->seq, f2_pair_flags(&c->seq, F2_SIZE_U32));
+	if ((m = f2_load_relaxed(&c->mutex)) != NULL) /* a hint: at worst an early wake */
+		f2_cd_flush_cond(&m->word, f2_bound_key(&b));
 	memset(ft, 0, sizeof(ft));
 	ft[0].uaddr = ft[1].uaddr = &c->seq;
 	ft[0].flags = ft[1].flags = f2_pair_flags(&c->seq, F2_SIZE_U32);
@@ -435,7 +459,7 @@ int f2_cond_has_sleepers(f2_cond_t *c)
 
 int f2_cond_signal(f2_cond_t *c)
 {
-	return BAD_COND(c) ? EINVAL : cv_signal(&c->seq, F2_SIZE_U32, &c->waiters);
+	return BAD_COND(c) ? EINVAL : cv_signal(&c->seq, F2_SIZE_U32, CV_REF(c));
 }
 
 int f2_cond_broadcast(f2_cond_t *c)
@@ -458,7 +482,7 @@ int f2_cond64_timedwait(f2_cond64_t *c, f2_mutex_t *m, const struct timespec *ab
 
 int f2_cond64_signal(f2_cond64_t *c)
 {
-	return BAD_COND(c) ? EINVAL : cv_signal(&c->seq, F2_SIZE_U64, &c->waiters);
+	return BAD_COND(c) ? EINVAL : cv_signal(&c->seq, F2_SIZE_U64, CV_REF(c));
 }
 
 int f2_cond64_broadcast(f2_cond64_t *c)

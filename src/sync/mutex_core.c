@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include "cond_defer.h"
 #include "mutex_impl.h"
 #include "../internal/test_hooks.h"
 #include "../internal/time.h"
@@ -112,7 +113,7 @@ unsigned f2_mx_gen_bits(unsigned size)
  * forks deep (3 GEN bits) simply loses the at-most-one-woken limit. */
 static int waker_vouched(unsigned size, unsigned v)
 {
-	unsigned width = (size == F2_SIZE_U8 ? 8u : 32u) - F2_MX_GEN_SHIFT;
+	unsigned width = (size == F2_SIZE_U8 ? 8u : 31u) - F2_MX_GEN_SHIFT; /* 32-bit: PENDING */
 
 	return (f2_load_relaxed(&mx_gen) >> width) == 0 && /* changes only in fork's child */
 	       (v & F2_MX_GEN) == f2_mx_gen_bits(size);
@@ -508,7 +509,7 @@ static int unlock_quiet(void *w, unsigned size, unsigned old)
 {
 	unsigned to = old & ~F2_MX_HELD;
 
-	if (!(old & F2_MX_HELD) || (old & (F2_MX_PARKED | F2_MX_STARVE)))
+	if (!(old & F2_MX_HELD) || (old & (F2_MX_PARKED | F2_MX_STARVE | F2_MX_PENDING)))
 		return 0;
 	/* A process-shared mutex (32-bit, node F2_NODE_SHARED, set by the pthread
 	 * shim with RMW_UNLOCK) never decays: the fence reaches only this process.
@@ -528,7 +529,8 @@ static int unlock_quiet(void *w, unsigned size, unsigned old)
  *   otherwise        -> HELD cleared, no wake (nobody parked, or a woken
  *                       waiter or a healer is on its way and will make the
  *                       next unlock wake)
- * RMW_UNLOCK is kept in every case. */
+ * RMW_UNLOCK is kept in every case; PENDING is cleared in every case (its
+ * wakes are the caller's, after the release). */
 static unsigned released(unsigned old, unsigned size, unsigned *wake)
 {
 	*wake = 0;
@@ -540,7 +542,7 @@ static unsigned released(unsigned old, unsigned size, unsigned *wake)
 		*wake = F2_MX_WAKE_ANY;
 		return (old & F2_MX_RMW_UNLOCK) | F2_MX_WAKER | f2_mx_gen_bits(size);
 	}
-	return old & ~F2_MX_HELD;
+	return old & ~(F2_MX_HELD | F2_MX_PENDING);
 }
 
 int f2_mx_unlock_slow(void *w, unsigned size)
@@ -558,8 +560,14 @@ int f2_mx_unlock_slow(void *w, unsigned size)
 		if (!(old & F2_MX_HELD))
 			return EPERM; /* not held: nothing changed */
 	} while (!cas_release(w, size, &old, released(old, size, &wake)));
-	/* Self-synchronised destruction: from here on only the futex wake on the
-	 * address, which is harmless if the memory is gone. */
+	/* Self-synchronised destruction: from here on only the futex wakes on
+	 * addresses, which are harmless if the memory is gone. */
+	if (old & F2_MX_PENDING) {
+		/* acquire: pairs with the release CAS that set PENDING, so the
+		 * slot entry it recorded before is seen (cond_defer.c) */
+		atomic_thread_fence(memory_order_acquire);
+		f2_cd_flush(w);
+	}
 	if (wake)
 		f2_wake_bound(&pw, wake, 1);
 	return 0;

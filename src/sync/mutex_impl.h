@@ -24,13 +24,18 @@
  *               unlock, by a timed waiter giving up, and by the healer: the
  *               waiter that set PARKED next to WAKER sleeps at most HEAL_NS
  *               and clears a WAKER still set then (its wake found nobody).
- *   GEN     bits 5 and up (bits 5-31 of the 32-bit word, 5-7 of the 8-bit
+ *   GEN     bits 5 and up (bits 5-30 of the 32-bit word, 5-7 of the 8-bit
  *               one), set only together with STARVE or WAKER: the fork
  *               generation (mutex_core.c) of the process whose thread set the
  *               later of them. A STARVE or WAKER whose GEN is not this
  *               process's generation was copied from a parent by fork(): its
  *               starver, woken waiter or healer does not exist here, so the
  *               first waiter that would sleep next to it drops it (orphan).
+ *   PENDING bit 31, 32-bit word only: a condvar signal made under the mutex
+ *               left its wake to the release (cond_defer.c). Set by CAS only
+ *               on a HELD word with RMW_UNLOCK (or no store unlock); every
+ *               release clears it, and its releaser then makes the wakes
+ *               recorded for the word (f2_cd_flush). Never on a free word.
  * Legal values (any of them | RMW_UNLOCK):
  *   0                      UNLOCKED
  *   HELD                   locked, nobody parked: unlock is a store or one CAS
@@ -55,7 +60,9 @@
  *   unlock    HELD -> 0 by a store (store_unlock.h) or a CAS; otherwise a
  *             release CAS: STARVE: -> STARVE|GEN, wake one WAIT_STARVING;
  *             PARKED without WAKER: -> WAKER|GEN, wake one (any mask); else
- *             clear HELD only, no wake.
+ *             clear HELD only, no wake. PENDING goes with HELD in every case,
+ *             and its wakes follow the release.
+ *   defer     HELD|RMW_UNLOCK|x -> HELD|RMW_UNLOCK|x|PENDING (a signal).
  *   heal      PARKED|WAKER|x -> PARKED|x, by the healer after HEAL_NS.
  *   give up   a timed waiter clears WAKER (and a starver STARVE|GEN), sets
  *             PARKED if the mutex is held, or takes it if it is free for it.
@@ -107,7 +114,8 @@
 #define F2_MX_RMW_UNLOCK 8u
 #define F2_MX_WAKER     16u
 #define F2_MX_GEN_SHIFT 5
-#define F2_MX_GEN       0xffffffe0u /* of an 8-bit word, only bits 5-7 exist */
+#define F2_MX_GEN       0x7fffffe0u /* of an 8-bit word, only bits 5-7 exist */
+#define F2_MX_PENDING   0x80000000u /* 32-bit word only */
 
 /* futex bitset masks */
 #define F2_MX_WAIT_NORMAL   1u

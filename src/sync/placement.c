@@ -296,6 +296,24 @@ int f2_place_node(void)
 	return place_node(decided());
 }
 
+/* 1 if a private word of this size goes to the kernel's futex2 calls with
+ * F2_NUMA and without it alike. Routes never change (futex2.c), so the
+ * answer is computed once per size and published with a relaxed store: a
+ * racing caller computes the same value. */
+static int numa_in_kernel(unsigned size)
+{
+	static unsigned char known[4]; /* 0: not yet, 1: yes, 2: no */
+	unsigned char k = f2_load_relaxed(&known[size & 3]); /* a cached pure function */
+
+	if (!k) {
+		const char *a = f2_futex_backend(F2_PRIVATE | size | F2_NUMA);
+		const char *b = f2_futex_backend(F2_PRIVATE | size);
+		k = a && b && !strcmp(a, "futex2") && !strcmp(b, "futex2") ? 1 : 2;
+		f2_store_relaxed(&known[size & 3], k); /* the same value for every caller */
+	}
+	return k == 1;
+}
+
 unsigned f2_pair_flags(void *pair, unsigned size)
 {
 	unsigned flags = F2_PRIVATE | size;
@@ -318,6 +336,12 @@ unsigned f2_pair_flags(void *pair, unsigned size)
 			want = 0;
 		node = (int)f2_pair_node_publish(pair, size, want);
 	}
+	/* One node, chosen automatically, and the kernel serves both: a node
+	 * would only make the kernel read it at every call, and a plain word is
+	 * one whose wake after a free is harmless (cond_defer.c). The node stays
+	 * recorded, so the word reads the same as on a bigger machine. */
+	if (DEC_MODE(d) == PLACE_AUTO && DEC_NODES(d) <= 1 && numa_in_kernel(size))
+		return flags;
 	flags |= F2_NUMA;
 	return f2_node_valid(flags, node) ? flags : (flags & ~F2_NUMA);
 }

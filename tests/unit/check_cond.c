@@ -794,6 +794,18 @@ static void *go_waiter(void *arg)
 	return NULL;
 }
 
+/* A signal made by the thread that holds the condvar's mutex leaves its wake
+ * to the release (cond_defer.c). Locking and unlocking another mutex ends
+ * this thread's record of the held one, so the next signal wakes under the
+ * mutex, as one made by any other thread does. */
+static void forget_held(void)
+{
+	f2_mutex_t other = F2_MUTEX_INITIALIZER;
+
+	ck_assert_int_eq(f2_mutex_lock(&other), 0);
+	ck_assert_int_eq(f2_mutex_unlock(&other), 0);
+}
+
 START_TEST(signalled_waiter_yields_once)
 {
 	const struct cv_ops *o = &OPS[_i];
@@ -814,6 +826,7 @@ START_TEST(signalled_waiter_yields_once)
 			sched_yield(); /* until it sleeps in the condvar wait */
 		ck_assert_int_eq(f2_mutex_lock(&m), 0);
 		y.go = 1;
+		forget_held();
 		ck_assert_int_eq(o->signal(y.c), 0);
 		while (!(__atomic_load_n(&m.word, __ATOMIC_SEQ_CST) & F2_MX_PARKED))
 			sched_yield(); /* until its spin has run out and it parks */
@@ -1010,6 +1023,276 @@ START_TEST(signal_queue_crowd)
 }
 END_TEST
 
+/* Whether a signal on c under its mutex defers its wake (cond_defer.c): the
+ * 32-bit word, unless it is a kernel FUTEX2_NUMA pair (its wake would read
+ * the pair after the release). */
+static int defers(const struct cv_ops *o, void *c)
+{
+	unsigned fl;
+	const char *bk;
+
+	if (o != &OPS[0])
+		return 0;
+	fl = f2_pair_flags(c, F2_SIZE_U32);
+	bk = f2_futex_backend(fl);
+	return !(fl & F2_NUMA) || !bk || strcmp(bk, "futex2") != 0;
+}
+
+/* Polls until the waiter has set done (under m), at most 10 s. */
+static int done_within(struct cv_waiter *y)
+{
+	for (int i = 0; i < 10000; i++) {
+		ck_assert_int_eq(f2_mutex_lock(y->m), 0);
+		int d = y->done;
+		ck_assert_int_eq(f2_mutex_unlock(y->m), 0);
+		if (d)
+			return 1;
+		usleep(1000);
+	}
+	return 0;
+}
+
+static void start_go_waiter(pthread_t *t, struct cv_waiter *y)
+{
+	ck_assert_int_eq(pthread_create(t, NULL, go_waiter, y), 0);
+	while (!__atomic_load_n(&y->tid, __ATOMIC_SEQ_CST) || !thread_sleeping(y->tid))
+		sched_yield(); /* until it sleeps in the condvar wait */
+}
+
+/* The signaller holds the mutex: the waiter is woken at the release, not
+ * before (it sleeps on while the mutex stays held), and the word carries
+ * PENDING until then. */
+START_TEST(signal_defers_to_release)
+{
+	const struct cv_ops *o = &OPS[_i];
+	f2_mutex_t m = F2_MUTEX_INITIALIZER;
+	struct cv_waiter y = { o, cv_new(o), &m, 0, 0, 0, 0 };
+	uint64_t d0 = stat_read(&f2_cd_deferred);
+	int deferred = defers(o, y.c);
+	pthread_t t;
+
+	start_go_waiter(&t, &y);
+	ck_assert_int_eq(f2_mutex_lock(&m), 0);
+	y.go = 1;
+	ck_assert_int_eq(o->signal(y.c), 0);
+	ck_assert_uint_eq(stat_read(&f2_cd_deferred) - d0, (uint64_t)deferred);
+	if (deferred) {
+		ck_assert(__atomic_load_n(&m.word, __ATOMIC_SEQ_CST) & F2_MX_PENDING);
+		usleep(20000);
+		ck_assert_msg(thread_sleeping(y.tid), "woken before the release");
+	}
+	ck_assert_int_eq(f2_mutex_unlock(&m), 0);
+	pthread_join(t, NULL);
+	ck_assert(y.done);
+	ck_assert_int_eq(y.returns, 1);
+	ck_assert(!(__atomic_load_n(&m.word, __ATOMIC_SEQ_CST) & F2_MX_PENDING));
+	free(y.c);
+}
+END_TEST
+
+/* A release that has cleared PENDING but not yet made the wake: a thread
+ * that begins to wait in between must not take that wake. Its wait makes the
+ * recorded wake before it counts itself in, so the first waiter returns
+ * while the second sleeps. The release is played here by clearing the bits
+ * by hand. */
+START_TEST(deferred_signal_not_stolen)
+{
+	const struct cv_ops *o = &OPS[_i];
+	f2_mutex_t m = F2_MUTEX_INITIALIZER;
+	void *c = cv_new(o);
+	struct cv_waiter a = { o, c, &m, 0, 0, 0, 0 }, b = a;
+	pthread_t ta, tb;
+	unsigned v;
+
+	if (!defers(o, c)) {
+		free(c);
+		return;
+	}
+	start_go_waiter(&ta, &a);
+	ck_assert_int_eq(f2_mutex_lock(&m), 0);
+	a.go = 1;
+	ck_assert_int_eq(o->signal(c), 0);
+	v = __atomic_load_n(&m.word, __ATOMIC_SEQ_CST);
+	ck_assert(v & F2_MX_PENDING);
+	forget_held();
+	while (!__atomic_compare_exchange_n(&m.word, &v, v & ~(F2_MX_HELD | F2_MX_PENDING), 0,
+	                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		; /* released, its wake not made yet */
+	start_go_waiter(&tb, &b);
+	ck_assert_msg(done_within(&a), "the signalled waiter was not woken");
+	pthread_join(ta, NULL);
+	ck_assert_int_eq(a.returns, 1);
+	ck_assert_int_eq(f2_mutex_lock(&m), 0);
+	ck_assert_int_eq(b.returns, 0);
+	b.go = 1;
+	ck_assert_int_eq(o->signal(c), 0);
+	ck_assert_int_eq(f2_mutex_unlock(&m), 0);
+	pthread_join(tb, NULL);
+	ck_assert(b.done);
+	free(c);
+}
+END_TEST
+
+/* Another thread unlocked the mutex that the signaller locked (the word
+ * cannot tell, docs/api.md): the signal must still wake, at once when the
+ * mutex is free, at the release when a third thread holds it. */
+struct foreign {
+	f2_mutex_t *m;
+	void *c;
+	const struct cv_ops *o;
+	int step; /* 1: locked m; 2: may signal; 3: signalled */
+};
+
+static void *foreign_signaller(void *arg)
+{
+	struct foreign *f = arg;
+
+	ck_assert_int_eq(f2_mutex_lock(f->m), 0);
+	__atomic_store_n(&f->step, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&f->step, __ATOMIC_SEQ_CST) != 2)
+		usleep(100);
+	ck_assert_int_eq(f->o->signal(f->c), 0);
+	__atomic_store_n(&f->step, 3, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+START_TEST(signal_after_foreign_unlock)
+{
+	const struct cv_ops *o = &OPS[_i];
+	for (int third = 0; third < 2; third++) {
+		f2_mutex_t m = F2_MUTEX_INITIALIZER;
+		struct cv_waiter y = { o, cv_new(o), &m, 0, 0, 0, 0 };
+		struct foreign f = { &m, y.c, o, 0 };
+		pthread_t t, s;
+
+		start_go_waiter(&t, &y);
+		ck_assert_int_eq(pthread_create(&s, NULL, foreign_signaller, &f), 0);
+		while (__atomic_load_n(&f.step, __ATOMIC_SEQ_CST) != 1)
+			usleep(100);
+		y.go = 1; /* the signaller holds m */
+		ck_assert_int_eq(f2_mutex_unlock(&m), 0); /* not ours */
+		if (third)
+			ck_assert_int_eq(f2_mutex_lock(&m), 0);
+		__atomic_store_n(&f.step, 2, __ATOMIC_SEQ_CST);
+		pthread_join(s, NULL);
+		if (third)
+			ck_assert_int_eq(f2_mutex_unlock(&m), 0);
+		ck_assert_msg(done_within(&y), "the signal was lost (third holder: %d)", third);
+		pthread_join(t, NULL);
+		free(y.c);
+	}
+}
+END_TEST
+
+/* The thread-pool pattern of f2bench prodcons, on two queues at once (their
+ * mutexes may share a slot of the deferral's table): each producer signals
+ * "not empty" on every push with the mutex held (deferred to its release),
+ * waits on "not full" until the queue drains to half, and one of its two
+ * consumers, which work on each item outside the lock, signals that. A woken
+ * producer often preempts the consumer that flushes its wake, between the
+ * wake and the slot's clearing, which is where a flush that cleared a newer
+ * entry (ABA) lost a wake. A lost deferred wake stops a queue for good, which
+ * the watchdog reports instead of hanging. */
+#define DQ_QUEUES 2
+#define DQ_CAP 16
+#define DQ_ITEMS 40000
+
+struct dq {
+	const struct cv_ops *o;
+	f2_mutex_t m;
+	void *not_empty, *not_full;
+	int count, producer_waiting, done; /* under m */
+	long pushed, popped;               /* under m */
+};
+
+static void *dq_producer(void *arg)
+{
+	struct dq *q = arg;
+	for (int i = 0; i < DQ_ITEMS; i++) {
+		ck_assert_int_eq(f2_mutex_lock(&q->m), 0);
+		if (q->count == DQ_CAP) {
+			q->producer_waiting = 1;
+			while (q->count > DQ_CAP / 2)
+				ck_assert_int_eq(q->o->wait(q->not_full, &q->m), 0);
+			q->producer_waiting = 0;
+		}
+		q->count++;
+		q->pushed++;
+		ck_assert_int_eq(q->o->signal(q->not_empty), 0);
+		ck_assert_int_eq(f2_mutex_unlock(&q->m), 0);
+	}
+	ck_assert_int_eq(f2_mutex_lock(&q->m), 0);
+	q->done = 1;
+	ck_assert_int_eq(q->o->broadcast(q->not_empty), 0);
+	ck_assert_int_eq(f2_mutex_unlock(&q->m), 0);
+	return NULL;
+}
+
+static void *dq_consumer(void *arg)
+{
+	struct dq *q = arg;
+	for (;;) {
+		ck_assert_int_eq(f2_mutex_lock(&q->m), 0);
+		while (!q->count && !q->done)
+			ck_assert_int_eq(q->o->wait(q->not_empty, &q->m), 0);
+		if (!q->count) {
+			ck_assert_int_eq(f2_mutex_unlock(&q->m), 0);
+			return NULL;
+		}
+		q->count--;
+		q->popped++;
+		if (q->producer_waiting && q->count == DQ_CAP / 2)
+			ck_assert_int_eq(q->o->signal(q->not_full), 0);
+		ck_assert_int_eq(f2_mutex_unlock(&q->m), 0);
+		for (volatile int k = 0; k < 200; k++) /* work on the item, outside the lock */
+			;
+	}
+}
+
+static long dq_popped(struct dq *qs)
+{
+	long n = 0;
+	for (int i = 0; i < DQ_QUEUES; i++) {
+		ck_assert_int_eq(f2_mutex_lock(&qs[i].m), 0);
+		n += qs[i].popped;
+		ck_assert_int_eq(f2_mutex_unlock(&qs[i].m), 0);
+	}
+	return n;
+}
+
+START_TEST(deferred_signals_crowd)
+{
+	const struct cv_ops *o = &OPS[_i];
+	static struct dq qs[DQ_QUEUES];
+	pthread_t t[DQ_QUEUES * 3];
+	long last = -1;
+	int still = 0;
+
+	for (int i = 0; i < DQ_QUEUES; i++) {
+		qs[i] = (struct dq){ .o = o, .m = F2_MUTEX_INITIALIZER };
+		qs[i].not_empty = cv_new(o);
+		qs[i].not_full = cv_new(o);
+		ck_assert_int_eq(pthread_create(&t[3 * i], NULL, dq_producer, &qs[i]), 0);
+		ck_assert_int_eq(pthread_create(&t[3 * i + 1], NULL, dq_consumer, &qs[i]), 0);
+		ck_assert_int_eq(pthread_create(&t[3 * i + 2], NULL, dq_consumer, &qs[i]), 0);
+	}
+	for (long n; (n = dq_popped(qs)) < (long)DQ_QUEUES * DQ_ITEMS; last = n) {
+		still = n == last ? still + 1 : 0;
+		ck_assert_msg(still < 100, "no item popped in 10 s: a lost wakeup (%ld of %ld)", n,
+		              (long)DQ_QUEUES * DQ_ITEMS);
+		usleep(100000);
+	}
+	for (int i = 0; i < DQ_QUEUES * 3; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < DQ_QUEUES; i++) {
+		ck_assert_int_eq(qs[i].pushed, DQ_ITEMS);
+		ck_assert_int_eq(qs[i].popped, DQ_ITEMS);
+		free(qs[i].not_empty);
+		free(qs[i].not_full);
+	}
+}
+END_TEST
+
 static Suite *cond_suite(void)
 {
 	Suite *s = suite_create("cond");
@@ -1036,6 +1319,10 @@ static Suite *cond_suite(void)
 	tcase_add_loop_test(tc, count_heals_crowd, 0, 2);
 	tcase_add_loop_test(tc, signalled_waiter_yields_once, 0, 2);
 	tcase_add_loop_test(tc, lone_waiter_watches_the_mutex, 0, 2);
+	tcase_add_loop_test(tc, signal_defers_to_release, 0, 2);
+	tcase_add_loop_test(tc, deferred_signal_not_stolen, 0, 2);
+	tcase_add_loop_test(tc, signal_after_foreign_unlock, 0, 2);
+	tcase_add_loop_test(tc, deferred_signals_crowd, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -18,6 +18,7 @@
 #include "f2sync/mutex.h"
 #include "f2sync/numa.h"
 #include "f2sync/runtime.h"
+#include "sync/sync_impl.h"
 #include "unit/sync_test.h"
 #include "common/testutil.h"
 
@@ -250,6 +251,32 @@ START_TEST(zero_words_stay_on_node0)
 }
 END_TEST
 
+/* One node, F2SYNC_NUMA=auto, and a kernel whose futex2 calls serve 32-bit
+ * words with and without F2_NUMA: a sync word's flags are plain, its node is
+ * still recorded (numa.md). Elsewhere the rule does not apply and the flags
+ * are whatever the other rules give. */
+START_TEST(one_node_words_are_plain)
+{
+	const char *mode = getenv("F2SYNC_NUMA");
+	const char *a = f2_futex_backend(F2_PRIVATE | F2_SIZE_U32 | F2_NUMA);
+	const char *b = f2_futex_backend(F2_PRIVATE | F2_SIZE_U32);
+	int one = numa_available() < 0 || numa_max_node() == 0;
+	f2_mutex_t m;
+
+	memset(&m, 0xff, sizeof(m)); /* node -1: not yet placed */
+	m.word = 0;
+	unsigned flags = f2_pair_flags(&m, F2_SIZE_U32);
+	if (mode && !strcmp(mode, "off")) {
+		ck_assert(!(flags & F2_NUMA)); /* and no node is chosen */
+		return;
+	}
+	ck_assert_int_ge(m.node, 0);
+	if (one && (!mode || !strcmp(mode, "auto")) && a && b && !strcmp(a, "futex2") &&
+	    !strcmp(b, "futex2"))
+		ck_assert_msg(!(flags & F2_NUMA), "flags 0x%x keep F2_NUMA on one node", flags);
+}
+END_TEST
+
 /* On a one-node machine nothing loads hwloc; with a synthetic topology (or
  * several nodes) the library loaded it before main, not on a lock path; built
  * without hwloc (F2SYNC_WITH_HWLOC=OFF), never. */
@@ -275,6 +302,7 @@ int main(void)
 	tcase_add_test(tc, unpinned_thread);
 	tcase_add_test(tc, thread_override);
 	tcase_add_test(tc, zero_words_stay_on_node0);
+	tcase_add_test(tc, one_node_words_are_plain);
 	tcase_add_test(tc, hwloc_loaded_only_when_needed);
 	suite_add_tcase(s, tc);
 	return tu_run(s);

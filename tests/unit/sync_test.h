@@ -31,6 +31,7 @@ extern uint64_t f2_rw_spins;
 extern uint64_t f2_rw_backoffs;
 extern uint64_t f2_cv_requeued;
 extern uint64_t f2_cv_spins, f2_cv_spin_seen, f2_cv_spin_ns;
+extern uint64_t f2_cd_deferred;
 /* Wake and requeue calls that reached a backend while f2_futex_count_wakes
  * is set (futex2_impl.h). */
 extern int f2_futex_count_wakes;
