@@ -329,13 +329,16 @@ static int cv_wait(void *s, unsigned size, const struct cv_ref *ref, f2_mutex_t 
 static int cv_signal(void *s, unsigned size, const struct cv_ref *ref)
 {
 	struct f2_bound b;
+	f2_mutex_t *m;
 
 	if (!take_one(ref->waiters))
 		return 0;
 	f2_bind_word(&b, s, f2_pair_flags(s, size));
+	m = f2_load_relaxed(ref->mutex); /* compared with f2_cd_held only (cond_defer.h) */
 	seq_bump(s, size);
-	/* from here a waiter may return and free the condvar: the wake is bound */
-	if (f2_cd_defer(f2_load_relaxed(ref->mutex), &b)) /* see f2_cd_held */
+	/* from here a waiter may return and free the condvar: the wake is bound,
+	 * and its mutex was read before */
+	if (f2_cd_defer(m, &b))
 		return 0;
 	f2_wake_bound(&b, F2_MX_WAKE_ANY, 1);
 	return 0;
@@ -433,10 +436,9 @@ int f2_cond_wait_ext(f2_cond_t *c, f2_mutex_t *m, const struct timespec *abstime
 int f2_cond_has_sleepers(f2_cond_t *c)
 {
 	struct f2_futex_waitv ft[2];
-	int r = -EAGAIN;
-
 	struct f2_bound b;
 	f2_mutex_t *m;
+	int r = -EAGAIN;
 
 	/* seq_cst: a waiter counted before this load is seen (count_waiter) */
 	if (BAD_COND(c) || !f2_load_seq(&c->waiters))
