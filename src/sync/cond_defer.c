@@ -10,10 +10,14 @@
  * proofs; in short:
  *
  *   slots      a static table of words, one per hash of a mutex word's
- *              address: 0, or the bound key (futex2/bound.h) of one condvar
- *              sequence word above a count of wakes owed to it (1..CD_MAX).
- *              A key names the word without its memory, so a wake made after
- *              the condvar was freed is harmless (at worst spurious).
+ *              address, each in one of three states:
+ *                0                  empty
+ *                key | n            n wakes (1..CD_MAX) owed to the word of key
+ *                key | FLUSHING | n a flush is making those n wakes
+ *              key is the bound key (futex2/bound.h) of one condvar sequence
+ *              word, in the bits above CD_COUNT_BITS. A key names the word
+ *              without its memory, so a wake made after the condvar was freed
+ *              is harmless (at worst spurious).
  *   defer      only when this thread's last lock was of m and it has not
  *              unlocked since (f2_cd_held: m is alive and ours), the word
  *              is HELD, the condvar word has a key, and the slot is free or
@@ -46,7 +50,8 @@
 #include "../internal/atomic.h"
 #include "../internal/test_hooks.h"
 
-#define CD_SLOTS 64u          /* a power of two */
+#define CD_SLOT_BITS 6
+#define CD_SLOTS (1u << CD_SLOT_BITS)
 #define CD_COUNT_BITS (64 - F2_BOUND_KEY_BITS)
 #define CD_FLUSHING (1u << (CD_COUNT_BITS - 1)) /* a flush is making the wakes */
 #define CD_MAX (CD_FLUSHING - 1u)
@@ -66,7 +71,7 @@ static uint64_t *slot_of(const void *mword)
 {
 	uint64_t a = (uint64_t)(uintptr_t)mword >> 3;
 
-	return &cd_slot[(a * 0x9e3779b97f4a7c15ull) >> 58 & (CD_SLOTS - 1)].v;
+	return &cd_slot[(a * 0x9e3779b97f4a7c15ull) >> (64 - CD_SLOT_BITS)].v; /* Fibonacci hash */
 }
 
 static void wake(uint64_t v)
@@ -127,6 +132,7 @@ static int claim(uint64_t *slot, uint64_t key)
  * store unlock on, RMW_UNLOCK goes with it as with every mark. */
 static unsigned pending(unsigned v)
 {
+	/* relaxed: a process-wide mode, as mark() reads it (mutex_core.c) */
 	unsigned rmw = f2_load_relaxed(&f2_su_state) == F2_SU_ON ? F2_MX_RMW_UNLOCK : 0u;
 
 	return v | F2_MX_PENDING | rmw;
@@ -140,7 +146,8 @@ int f2_cd_defer(f2_mutex_t *m, const struct f2_bound *b)
 	if (!m || m != f2_cd_held)
 		return 0;
 	/* a process-shared mutex may be released by another process, which
-	 * does not see this table; read while we hold it */
+	 * does not see this table. relaxed: the shim sets the node at init,
+	 * before the mutex is shared, and our acquire of m ordered it */
 	if (f2_load_relaxed(&m->node) == F2_NODE_SHARED)
 		return 0;
 	v = f2_mx_load(&m->word, F2_SIZE_U32);

@@ -45,6 +45,8 @@
  *                          waiter or the healer; unlock wakes nobody
  *   HELD|PARKED|STARVE|GEN (|WAKER)   locked, next turn reserved
  *   STARVE|GEN             free, reserved: only the starver may take it
+ *   any HELD one above | PENDING (32-bit word)   the same, and its release
+ *                          makes a condvar's deferred wakes
  * Transitions (RMW_UNLOCK, where set, is carried through every one):
  *   lock      0 -> HELD (fast path). An arrival that spins takes any word
  *             without HELD or STARVE, keeping its bits (barging), and spins

@@ -297,21 +297,13 @@ int f2_place_node(void)
 }
 
 /* 1 if a private word of this size goes to the kernel's futex2 calls with
- * F2_NUMA and without it alike. Routes never change (futex2.c), so the
- * answer is computed once per size and published with a relaxed store: a
- * racing caller computes the same value. */
+ * F2_NUMA and without it alike (routes are computed once, futex2.c). */
 static int numa_in_kernel(unsigned size)
 {
-	static unsigned char known[4]; /* 0: not yet, 1: yes, 2: no */
-	unsigned char k = f2_load_relaxed(&known[size & 3]); /* a cached pure function */
+	const char *a = f2_futex_backend(F2_PRIVATE | size | F2_NUMA);
+	const char *b = f2_futex_backend(F2_PRIVATE | size);
 
-	if (!k) {
-		const char *a = f2_futex_backend(F2_PRIVATE | size | F2_NUMA);
-		const char *b = f2_futex_backend(F2_PRIVATE | size);
-		k = a && b && !strcmp(a, "futex2") && !strcmp(b, "futex2") ? 1 : 2;
-		f2_store_relaxed(&known[size & 3], k); /* the same value for every caller */
-	}
-	return k == 1;
+	return a && b && !strcmp(a, "futex2") && !strcmp(b, "futex2");
 }
 
 unsigned f2_pair_flags(void *pair, unsigned size)
